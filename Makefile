@@ -1,0 +1,32 @@
+# nexios-cpp — the two commands of the quick start:
+#   make demo   install what is missing, build, serve the example on http://127.0.0.1:8000
+#   make test   install what is missing, build, run every test
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+DEMO_HOST ?= 127.0.0.1
+DEMO_PORT ?= 8000
+CMAKE_FLAGS ?=
+
+.PHONY: all deps configure build demo test clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+demo: build
+	@echo "nexios demo: serving the echo example on http://$(DEMO_HOST):$(DEMO_PORT) (WebSocket: ws://$(DEMO_HOST):$(DEMO_PORT)/ws)"
+	@$(BUILD_DIR)/bin/echo --host $(DEMO_HOST) --port $(DEMO_PORT)
+
+test: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+clean:
+	@rm -rf $(BUILD_DIR)

@@ -1,0 +1,172 @@
+// examples/echo — the echo server a WebSocket conformance suite can be pointed at, plus small
+// demonstrations of text, JSON and binary handlers, path parameters and a prefixed WSRouter.
+//
+//   echo [--host 127.0.0.1] [--port 8000] [--threads N]     (--port 0 picks a free port)
+//
+//   ws://HOST:PORT/ws                      echoes every message unchanged (text as text, binary as binary)
+//   ws://HOST:PORT/demo/text               "You said: <text>"
+//   ws://HOST:PORT/demo/json               {"status":"success","data":<your JSON>}
+//   ws://HOST:PORT/demo/bytes              echoes binary messages
+//   ws://HOST:PORT/demo/rooms/{room}/{n:int}  sends the path and query parameters as JSON, then echoes
+//   GET  http://HOST:PORT/health           "ok"
+
+#include <nexios/nexios.hpp>
+
+#include <boost/json.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <string_view>
+
+namespace nx = nexios;
+namespace json = boost::json;
+
+namespace {
+
+// Every message back, unchanged. `receive()` hands out a view of the connection's buffer, so
+// nothing is copied on the way through.
+nx::Task<> echo_loop(nx::WebSocket ws) {
+  for (;;) {
+    nx::Message msg = co_await ws.receive();
+    if (msg.type == nx::Message::Type::disconnect) {
+      co_return;
+    }
+    if (msg.binary) {
+      co_await ws.send_bytes(msg.bytes());
+    } else {
+      co_await ws.send_text(msg.text());
+    }
+  }
+}
+
+// The conformance endpoint.
+nx::Task<> echo(nx::WebSocket ws) {
+  co_await ws.accept();
+  co_await echo_loop(ws);
+}
+
+nx::Task<> text_handler(nx::WebSocket ws) {
+  co_await ws.accept();
+  try {
+    for (;;) {
+      std::string text = co_await ws.receive_text();
+      co_await ws.send_text("You said: " + text);
+    }
+  } catch (const nx::WebSocketDisconnect&) {
+  }
+}
+
+nx::Task<> json_handler(nx::WebSocket ws) {
+  co_await ws.accept();
+  auto messages = ws.iter_json();
+  while (auto data = co_await messages.next()) {
+    json::object reply;
+    reply["status"] = "success";
+    reply["data"] = std::move(*data);
+    co_await ws.send_json(reply);
+  }
+}
+
+nx::Task<> bytes_handler(nx::WebSocket ws) {
+  co_await ws.accept();
+  try {
+    for (;;) {
+      co_await ws.send_bytes(co_await ws.receive_bytes());
+    }
+  } catch (const nx::WebSocketDisconnect&) {
+  }
+}
+
+nx::Task<> room_handler(nx::WebSocket ws) {
+  co_await ws.accept();
+  json::object params;
+  for (const auto& p : ws.path_params()) {
+    params[p.name] = p.value;
+  }
+  json::object query;
+  for (const auto& [k, v] : ws.query_params()) {
+    query[k] = v;
+  }
+  json::object info;
+  info["path"] = ws.path();
+  info["room"] = ws.path_params().at("room");
+  info["n"] = ws.path_params().as<std::int64_t>("n");
+  info["params"] = std::move(params);
+  info["query"] = std::move(query);
+  co_await ws.send_json(info);
+  co_await echo_loop(ws);
+}
+
+void usage(const char* argv0) {
+  std::cerr << "usage: " << argv0 << " [--host ADDRESS] [--port PORT] [--threads N]\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  nx::RunOptions options;
+  options.host = "127.0.0.1";
+  options.port = 8000;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if ((arg == "--host" || arg == "--port" || arg == "--threads") && i + 1 < argc) {
+      const std::string value = argv[++i];
+      try {
+        if (arg == "--host") {
+          options.host = value;
+        } else if (arg == "--port") {
+          const unsigned long port = std::stoul(value);
+          if (port > 65535) {
+            throw std::out_of_range("port");
+          }
+          options.port = static_cast<std::uint16_t>(port);
+        } else {
+          options.threads = std::stoul(value);
+        }
+      } catch (const std::exception&) {
+        std::cerr << "invalid value for " << arg << ": " << value << "\n";
+        usage(argv[0]);
+        return 2;
+      }
+    } else if (arg == "--help" || arg == "-h") {
+      usage(argv[0]);
+      return 0;
+    } else {
+      std::cerr << "unknown argument: " << arg << "\n";
+      usage(argv[0]);
+      return 2;
+    }
+  }
+
+  nx::App app;
+  app.ws_route("/ws", echo);
+
+  nx::WSRouter demo{"/demo"};
+  demo.add_ws_route("/text", text_handler);
+  demo.add_ws_route("/json", json_handler);
+  demo.add_ws_route(nx::WebsocketRoutes("/bytes", bytes_handler));
+  demo.ws_route("/rooms/{room}/{n:int}", room_handler);
+  app.mount_ws_router(demo);
+
+  app.get("/health", [](nx::Request&, nx::Response& res) -> nx::Task<> {
+    res.text("ok");
+    co_return;
+  });
+
+  try {
+    app.on_startup([&app, &options]() -> nx::Task<> {
+      // Tests read this line to learn the port when started with --port 0.
+      std::printf("nexios echo listening on http://%s:%u (WebSocket: ws://%s:%u/ws)\n", options.host.c_str(),
+                  static_cast<unsigned>(app.port()), options.host.c_str(), static_cast<unsigned>(app.port()));
+      std::fflush(stdout);
+      co_return;
+    });
+    app.run(options);
+  } catch (const std::exception& e) {
+    std::cerr << "echo: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

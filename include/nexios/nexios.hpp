@@ -1,0 +1,19 @@
+#pragma once
+/// @file
+/// The umbrella header: everything a nexios application uses.
+///
+/// @code
+/// #include <nexios/nexios.hpp>
+/// namespace nx = nexios;
+/// @endcode
+
+#include <nexios/app.hpp>
+#include <nexios/errors.hpp>
+#include <nexios/limits.hpp>
+#include <nexios/log.hpp>
+#include <nexios/request.hpp>
+#include <nexios/routing.hpp>
+#include <nexios/state.hpp>
+#include <nexios/task.hpp>
+#include <nexios/websocket.hpp>
+#include <nexios/ws/rfc6455.hpp>

@@ -1,0 +1,213 @@
+#include <nexios/http/url.hpp>
+
+#include <algorithm>
+
+namespace nexios::http {
+
+namespace internal {
+
+/// The value of a hexadecimal digit, or -1.
+int hex_digit_value(char c) noexcept {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+/// Decodes `text` into `out`, which must have room for `text.size()` bytes (decoding never
+/// grows the text). Returns the decoded size. Shared with the request parser, which decodes into
+/// storage it reuses from request to request.
+std::size_t percent_decode_into(std::string_view text, char* out, bool plus_as_space) noexcept {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '%' && i + 2 < text.size()) {
+      const int hi = hex_digit_value(text[i + 1]);
+      const int lo = hex_digit_value(text[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out[n++] = static_cast<char>(hi * 16 + lo);
+        i += 2;
+        continue;
+      }
+    }
+    out[n++] = (plus_as_space && c == '+') ? ' ' : c;
+  }
+  return n;
+}
+
+}  // namespace internal
+
+namespace {
+
+/// RFC 3986 `unreserved`.
+constexpr bool is_unreserved(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~';
+}
+
+/// Python's str.strip() for ASCII whitespace.
+std::string_view strip_space(std::string_view s) noexcept {
+  constexpr std::string_view space = " \t\n\r\f\v";
+  const std::size_t first = s.find_first_not_of(space);
+  if (first == std::string_view::npos) {
+    return {};
+  }
+  const std::size_t last = s.find_last_not_of(space);
+  return s.substr(first, last - first + 1);
+}
+
+constexpr bool is_octal(char c) noexcept {
+  return c >= '0' && c <= '7';
+}
+
+/// Python's http.cookies._unquote: a value in double quotes loses them, and inside, "\ooo"
+/// (octal, first digit 0-3) becomes that byte and "\c" becomes c. Anything else is unchanged.
+std::string unquote_cookie_value(std::string_view value) {
+  if (value.size() < 2 || value.front() != '"' || value.back() != '"') {
+    return std::string(value);
+  }
+  const std::string_view inner = value.substr(1, value.size() - 2);
+  std::string out;
+  out.reserve(inner.size());
+  for (std::size_t i = 0; i < inner.size(); ++i) {
+    const char c = inner[i];
+    if (c != '\\' || i + 1 >= inner.size()) {
+      out.push_back(c);
+      continue;
+    }
+    if (i + 3 < inner.size() && inner[i + 1] >= '0' && inner[i + 1] <= '3' && is_octal(inner[i + 2]) &&
+        is_octal(inner[i + 3])) {
+      out.push_back(static_cast<char>((inner[i + 1] - '0') * 64 + (inner[i + 2] - '0') * 8 + (inner[i + 3] - '0')));
+      i += 3;
+      continue;
+    }
+    if (inner[i + 1] == '\n') {
+      // Python's '.' does not match a newline: the backslash stays.
+      out.push_back(c);
+      continue;
+    }
+    out.push_back(inner[i + 1]);
+    ++i;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string percent_decode(std::string_view text, bool plus_as_space) {
+  std::string out(text.size(), '\0');
+  out.resize(internal::percent_decode_into(text, out.data(), plus_as_space));
+  return out;
+}
+
+std::string percent_encode(std::string_view text) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    if (is_unreserved(c)) {
+      out.push_back(c);
+    } else {
+      const auto u = static_cast<unsigned char>(c);
+      out.push_back('%');
+      out.push_back(hex[u >> 4U]);
+      out.push_back(hex[u & 0x0FU]);
+    }
+  }
+  return out;
+}
+
+QueryParams QueryParams::parse(std::string_view query) {
+  QueryParams params;
+  while (true) {
+    const std::size_t amp = query.find('&');
+    const std::string_view piece = query.substr(0, amp);
+    if (!piece.empty()) {
+      const std::size_t eq = piece.find('=');
+      const std::string_view name = piece.substr(0, eq);
+      const std::string_view value = eq == std::string_view::npos ? std::string_view{} : piece.substr(eq + 1);
+      params.add(percent_decode(name, true), percent_decode(value, true));
+    }
+    if (amp == std::string_view::npos) {
+      break;
+    }
+    query.remove_prefix(amp + 1);
+  }
+  return params;
+}
+
+std::optional<std::string_view> QueryParams::get(std::string_view name) const noexcept {
+  for (auto it = items_.rbegin(); it != items_.rend(); ++it) {
+    if (it->first == name) {
+      return std::string_view(it->second);
+    }
+  }
+  return std::nullopt;
+}
+
+std::string_view QueryParams::get_or(std::string_view name, std::string_view fallback) const noexcept {
+  const auto value = get(name);
+  return value ? *value : fallback;
+}
+
+std::vector<std::string_view> QueryParams::get_all(std::string_view name) const {
+  std::vector<std::string_view> out;
+  for (const auto& item : items_) {
+    if (item.first == name) {
+      out.emplace_back(item.second);
+    }
+  }
+  return out;
+}
+
+Cookies Cookies::parse(const std::vector<std::string_view>& header_values) {
+  Cookies cookies;
+  for (std::string_view header : header_values) {
+    while (true) {
+      const std::size_t semi = header.find(';');
+      const std::string_view chunk = header.substr(0, semi);
+      const std::size_t eq = chunk.find('=');
+      const std::string_view name =
+          strip_space(eq == std::string_view::npos ? std::string_view{} : chunk.substr(0, eq));
+      const std::string_view value = strip_space(eq == std::string_view::npos ? chunk : chunk.substr(eq + 1));
+      if (!name.empty() || !value.empty()) {
+        std::string decoded = unquote_cookie_value(value);
+        // Like a Python dict: a repeated name keeps its first position and takes the last value.
+        const auto it = std::find_if(cookies.items_.begin(), cookies.items_.end(),
+                                     [&](const value_type& item) { return item.first == name; });
+        if (it != cookies.items_.end()) {
+          it->second = std::move(decoded);
+        } else {
+          cookies.items_.emplace_back(std::string(name), std::move(decoded));
+        }
+      }
+      if (semi == std::string_view::npos) {
+        break;
+      }
+      header.remove_prefix(semi + 1);
+    }
+  }
+  return cookies;
+}
+
+std::optional<std::string_view> Cookies::get(std::string_view name) const noexcept {
+  for (const auto& item : items_) {
+    if (item.first == name) {
+      return std::string_view(item.second);
+    }
+  }
+  return std::nullopt;
+}
+
+std::string_view Cookies::get_or(std::string_view name, std::string_view fallback) const noexcept {
+  const auto value = get(name);
+  return value ? *value : fallback;
+}
+
+}  // namespace nexios::http

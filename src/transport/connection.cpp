@@ -1,0 +1,876 @@
+#include "transport/connection.hpp"
+
+#include "transport/server.hpp"
+
+#include <nexios/log.hpp>
+#include <nexios/ws/error.hpp>
+#include <nexios/ws/frame.hpp>
+#include <nexios/ws/handshake.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+
+namespace nexios::transport {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto as_tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+// Keep at least this much free space for one read.
+constexpr std::size_t min_read_space = 4096;
+// Shrink write buffers that grew beyond this once they drain.
+constexpr std::size_t max_retained_write_buffer = 256 * 1024;
+
+http::HttpLimits http_limits(const Limits& l) {
+  http::HttpLimits h;
+  h.max_header_bytes = l.max_header_bytes;
+  h.max_headers = l.max_headers;
+  h.max_body_size = l.max_body_size;
+  return h;
+}
+
+ws::FrameParserOptions frame_options(const Limits& l) {
+  ws::FrameParserOptions o;
+  o.role = ws::Role::server;
+  o.max_message_size = l.max_message_size;
+  return o;
+}
+
+void log_exception(std::exception_ptr e, std::string_view where) noexcept {
+  if (!e) {
+    return;
+  }
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    log(LogLevel::error, std::string(where) + ": " + ex.what());
+  } catch (...) {
+    log(LogLevel::error, std::string(where) + ": unknown exception");
+  }
+}
+
+}  // namespace
+
+Connection::Connection(Worker& worker, tcp::socket socket)
+    : worker_(worker),
+      socket_(std::move(socket)),
+      executor_(socket_.get_executor()),
+      timer_(executor_),
+      parser_(http_limits(worker.server.limits())),
+      frames_(frame_options(worker.server.limits())),
+      msg_ready_(executor_),
+      slot_free_(executor_),
+      closed_(executor_),
+      writable_(executor_) {
+  boost::system::error_code ec;
+  remote_ = socket_.remote_endpoint(ec);
+  local_ = socket_.local_endpoint(ec);
+  socket_.set_option(tcp::no_delay(true), ec);
+  socket_.non_blocking(true, ec);
+  worker_.add(this);
+}
+
+Connection::~Connection() { finish(); }
+
+const Limits& Connection::limits() const noexcept { return worker_.server.limits(); }
+
+// ================================================================================================
+// HTTP phase
+// ================================================================================================
+
+Task<> Connection::run(Dispatcher& dispatcher) {
+  auto self = shared_from_this();
+  bool linger = true;
+  try {
+    for (;;) {
+      if (!co_await read_request()) {
+        break;
+      }
+      in_request_ = true;
+      http::Response res;
+      const bool taken = co_await dispatcher.handle(*this, res);
+      if (taken || finished_) {
+        linger = false;
+        break;
+      }
+      const http::Request& req = request();
+      const bool keep = keep_alive_ && req.keep_alive() && !shutting_down_ && !worker_.draining;
+      out_.clear();
+      res.serialize(out_, keep, req.method() == "HEAD");
+      co_await write_all(out_);
+      in_request_ = false;
+      if (!keep || transport_failed_) {
+        break;
+      }
+      parser_.reset();
+    }
+  } catch (...) {
+    log_exception(std::current_exception(), "connection");
+  }
+  if (linger && !transport_failed_) {
+    co_await linger_close();
+  }
+  finish();
+}
+
+http::Response Connection::error_response(int status) {
+  http::Response res;
+  res.status(status);
+  res.text(std::string(http::reason_phrase(status)));
+  return res;
+}
+
+void Connection::feed_parser(const std::uint8_t* data, std::size_t size, std::error_code& ec) {
+  const std::size_t used = parser_.feed({reinterpret_cast<const char*>(data), size}, ec);
+  if (!ec && used < size) {
+    leftover_.insert(leftover_.end(), data + used, data + size);
+  }
+}
+
+// Reads until a complete request is parsed (true), or the connection must close (false), in
+// which case any error response has been written.
+Task<bool> Connection::read_request() {
+  bool continue_sent = false;
+  for (;;) {
+    std::error_code ec;
+    if (!leftover_.empty()) {
+      const std::size_t used = parser_.feed({reinterpret_cast<const char*>(leftover_.data()), leftover_.size()}, ec);
+      if (!ec) {
+        leftover_.erase(leftover_.begin(), leftover_.begin() + static_cast<std::ptrdiff_t>(used));
+      }
+    }
+    if (ec) {
+      const int status = http::status_for(ec);
+      log(LogLevel::debug, "rejecting request: " + ec.message());
+      out_.clear();
+      error_response(status).serialize(out_, false);
+      co_await write_all(out_);
+      co_return false;
+    }
+    if (parser_.done()) {
+      deadline_ = Deadline::none;
+      timer_.cancel();
+      co_return true;
+    }
+    const auto now = steady::now();
+    if (!parser_.in_progress()) {
+      if (shutting_down_ || worker_.draining) {
+        co_return false;
+      }
+      if (deadline_ != Deadline::keep_alive) {
+        arm(Deadline::keep_alive, now + limits().keep_alive_timeout);
+      }
+    } else if (!parser_.header_done()) {
+      if (deadline_ != Deadline::header) {
+        arm(Deadline::header, now + limits().header_timeout);
+      }
+    } else {
+      if (deadline_ != Deadline::body) {
+        arm(Deadline::body, now + limits().body_timeout);
+      }
+      if (request().expects_continue() && !continue_sent) {
+        continue_sent = true;
+        co_await write_all("HTTP/1.1 100 Continue\r\n\r\n");
+      }
+    }
+
+    auto [wait_ec] = co_await socket_.async_wait(tcp::socket::wait_read, as_tuple_awaitable);
+    if (timed_out_) {
+      timed_out_ = false;
+      if (parser_.in_progress()) {
+        out_.clear();
+        error_response(408).serialize(out_, false);
+        co_await write_all(out_);
+      }
+      co_return false;
+    }
+    if (wait_ec) {
+      co_return false;
+    }
+    boost::system::error_code rec;
+    auto& buf = worker_.read_buffer;
+    const std::size_t n = socket_.read_some(asio::buffer(buf), rec);
+    if (rec == asio::error::would_block || rec == asio::error::try_again) {
+      continue;
+    }
+    if (rec) {
+      transport_failed_ = (rec != asio::error::eof);
+      peer_eof_ = true;
+      co_return false;
+    }
+    feed_parser(buf.data(), n, ec);
+    if (ec) {
+      const int status = http::status_for(ec);
+      log(LogLevel::debug, "rejecting request: " + ec.message());
+      out_.clear();
+      error_response(status).serialize(out_, false);
+      co_await write_all(out_);
+      co_return false;
+    }
+  }
+}
+
+Task<bool> Connection::write_all(std::string_view data) {
+  auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()), as_tuple_awaitable);
+  if (ec) {
+    transport_failed_ = true;
+    co_return false;
+  }
+  co_return true;
+}
+
+// Half-closes and discards input until the peer closes too (or close_timeout), so a response we
+// just wrote is not destroyed by a TCP reset caused by unread input.
+Task<> Connection::linger_close() {
+  if (finished_) {
+    co_return;
+  }
+  boost::system::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  if (peer_eof_ || ec) {
+    co_return;
+  }
+  arm(Deadline::close, steady::now() + limits().close_timeout);
+  for (;;) {
+    auto [wait_ec] = co_await socket_.async_wait(tcp::socket::wait_read, as_tuple_awaitable);
+    if (wait_ec || timed_out_ || finished_) {
+      break;
+    }
+    const std::size_t n = socket_.read_some(asio::buffer(worker_.read_buffer), ec);
+    (void)n;
+    if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+      break;
+    }
+  }
+}
+
+// ================================================================================================
+// WebSocket phase: handshake
+// ================================================================================================
+
+Task<bool> Connection::ws_accept(std::string_view subprotocol,
+                                 std::span<const std::pair<std::string, std::string>> headers) {
+  auto self = shared_from_this();
+  out_.clear();
+  ws::write_accept_response(out_, request().headers().get_or("sec-websocket-key", ""), subprotocol, headers);
+  deadline_ = Deadline::none;
+  timer_.cancel();
+  if (!co_await write_all(out_)) {
+    finish();
+    co_return false;
+  }
+  phase_ = Phase::websocket;
+  out_ = std::string();
+  const auto now = steady::now();
+  last_activity_ = now;
+  next_ping_ = now + limits().ping_interval;
+  // Bytes the client sent right after its handshake are already WebSocket frames.
+  if (!leftover_.empty()) {
+    ensure_read_space(leftover_.size());
+    std::memcpy(rb_ + rb_end_, leftover_.data(), leftover_.size());
+    rb_end_ += leftover_.size();
+    leftover_ = std::vector<std::uint8_t>();
+  }
+  reader_running_ = true;
+  asio::co_spawn(
+      executor_, [](std::shared_ptr<Connection> c) -> Task<> { co_await c->read_loop(); }(self),
+      [](std::exception_ptr e) { log_exception(e, "websocket reader"); });
+  arm_ws_watchdog();
+  if (shutting_down_) {
+    ws_close(ws::close_code::going_away, "server shutting down");
+  }
+  co_return true;
+}
+
+Task<> Connection::ws_reject(http::Response response) {
+  auto self = shared_from_this();
+  out_.clear();
+  response.serialize(out_, false);
+  if (co_await write_all(out_)) {
+    co_await linger_close();
+  }
+  finish();
+}
+
+// ================================================================================================
+// WebSocket phase: reading
+// ================================================================================================
+
+Task<> Connection::read_loop() {
+  for (;;) {
+    process_input();
+    if (finished_) {
+      break;
+    }
+    if (slot_full_ && !close_sent_) {
+      co_await slot_free_.wait();
+      continue;
+    }
+    // Back-pressure: do not read (and so do not queue pongs) while the peer is not reading.
+    if (!close_sent_ && queued_bytes_ > limits().send_buffer_high_water) {
+      co_await writable_.wait();
+      continue;
+    }
+    auto [ec] = co_await socket_.async_wait(tcp::socket::wait_read, as_tuple_awaitable);
+    if (finished_) {
+      break;
+    }
+    if (ec) {
+      on_peer_gone(ws::close_code::abnormal, {}, true);
+      break;
+    }
+    boost::system::error_code rec;
+    std::size_t n = 0;
+    if (discarding_) {
+      // After our close frame (or a protocol failure) input only matters for the peer's close
+      // frame; it is parsed from the thread's scratch buffer so a message view the handler may
+      // still hold stays intact.
+      auto& buf = worker_.read_buffer;
+      n = socket_.read_some(asio::buffer(buf), rec);
+      if (!rec && !parser_failed_ && !frames_.closed()) {
+        std::size_t pos = 0;
+        for (;;) {
+          std::size_t used = 0;
+          std::error_code pec;
+          auto ev = frames_.next(buf.data() + pos, n - pos, used, pec);
+          pos += used;
+          if (pec) {
+            parser_failed_ = true;
+            break;
+          }
+          if (ev.type == ws::FrameEvent::Type::need_more) {
+            break;
+          }
+          if (ev.type == ws::FrameEvent::Type::control) {
+            on_control(ev.opcode, ev.view());
+          }
+        }
+      }
+    } else {
+      ensure_read_space();
+      n = socket_.read_some(asio::buffer(rb_ + rb_end_, rb_cap_ - rb_end_), rec);
+      if (!rec) {
+        rb_end_ += n;
+      }
+    }
+    if (rec == asio::error::would_block || rec == asio::error::try_again) {
+      continue;
+    }
+    if (rec) {
+      on_peer_gone(ws::close_code::abnormal, {}, rec != asio::error::eof);
+      break;
+    }
+    last_activity_ = steady::now();
+  }
+  reader_running_ = false;
+  if (!writing_ && pending_.empty()) {
+    finish();
+  }
+}
+
+// Parses buffered input until it is used up or a complete message waits in the slot. The
+// parser is called until it asks for more input: it may report the end of a message (or a
+// control frame) after the bytes that completed it were already consumed.
+void Connection::process_input() {
+  for (;;) {
+    if (finished_ || (slot_full_ && !discarding_)) {
+      return;
+    }
+    if (parser_failed_ || frames_.closed()) {
+      rb_begin_ = rb_end_;
+      break;
+    }
+    std::size_t used = 0;
+    std::error_code ec;
+    auto ev = frames_.next(rb_ + rb_begin_, rb_end_ - rb_begin_, used, ec);
+    rb_begin_ += used;
+    if (ec) {
+      parser_failed_ = true;
+      fail(ws::close_code_for(ec), ec.message());
+      rb_begin_ = rb_end_;
+      break;
+    }
+    if (ev.type == ws::FrameEvent::Type::need_more) {
+      break;
+    }
+    switch (ev.type) {
+      case ws::FrameEvent::Type::need_more:
+        break;
+      case ws::FrameEvent::Type::data: {
+        if (discarding_) {
+          break;
+        }
+        const auto offset = static_cast<std::size_t>(ev.data - rb_);
+        if (!msg_active_) {
+          msg_active_ = true;
+          msg_begin_ = offset;
+          msg_end_ = offset;
+        }
+        if (offset != msg_end_) {
+          std::memmove(rb_ + msg_end_, ev.data, ev.size);
+        }
+        msg_end_ += ev.size;
+        break;
+      }
+      case ws::FrameEvent::Type::message_end:
+        if (discarding_) {
+          msg_active_ = false;
+          break;
+        }
+        if (!msg_active_) {
+          msg_begin_ = rb_begin_;
+          msg_end_ = rb_begin_;
+        }
+        msg_active_ = false;
+        slot_full_ = true;
+        slot_binary_ = ev.opcode == ws::Opcode::binary;
+        delivered_ = false;
+        msg_ready_.notify_all();
+        return;
+      case ws::FrameEvent::Type::control:
+        on_control(ev.opcode, ev.view());
+        break;
+    }
+  }
+  // Everything is parsed: keep only an unfinished message; an idle connection holds no buffer.
+  if (!slot_full_ && !msg_active_ && rb_ != nullptr) {
+    rb_begin_ = rb_end_ = 0;
+    release_read_buffer();
+  }
+}
+
+bool Connection::ensure_read_space(std::size_t want) {
+  want = std::max(want, min_read_space);
+  if (rb_ == nullptr) {
+    rb_ = worker_.pool.acquire();
+    rb_cap_ = BufferPool::block_size;
+    rb_begin_ = rb_end_ = msg_begin_ = msg_end_ = 0;
+  }
+  if (rb_cap_ - rb_end_ >= want) {
+    return true;
+  }
+  // Move the live bytes (the unfinished message, then unparsed input) to the front.
+  const std::size_t live = msg_active_ ? msg_begin_ : rb_begin_;
+  if (live > 0) {
+    std::memmove(rb_, rb_ + live, rb_end_ - live);
+    rb_end_ -= live;
+    rb_begin_ -= live;
+    if (msg_active_) {
+      msg_end_ -= live;
+      msg_begin_ = 0;
+    }
+  }
+  if (rb_cap_ - rb_end_ >= want) {
+    return true;
+  }
+  // Grow. The frame parser bounds a message by max_message_size, so this is bounded too.
+  const std::size_t new_cap = std::max(rb_cap_ * 2, rb_end_ + want);
+  auto* bigger = new std::uint8_t[new_cap];
+  std::memcpy(bigger, rb_, rb_end_);
+  worker_.pool.release(rb_, rb_cap_);
+  rb_ = bigger;
+  rb_cap_ = new_cap;
+  return true;
+}
+
+void Connection::release_read_buffer() noexcept {
+  if (rb_ != nullptr) {
+    worker_.pool.release(rb_, rb_cap_);
+    rb_ = nullptr;
+    rb_cap_ = 0;
+  }
+}
+
+void Connection::on_control(ws::Opcode opcode, std::string_view payload) {
+  switch (opcode) {
+    case ws::Opcode::ping:
+      if (!close_sent_) {
+        append_frame(ws::Opcode::pong, payload);
+        schedule_flush();
+      }
+      break;
+    case ws::Opcode::close: {
+      std::uint16_t code = ws::close_code::no_status;
+      std::string_view reason;
+      if (payload.size() >= 2) {
+        code = static_cast<std::uint16_t>((static_cast<std::uint8_t>(payload[0]) << 8) |
+                                          static_cast<std::uint8_t>(payload[1]));
+        reason = payload.substr(2);
+      }
+      if (!close_sent_) {
+        // Echo the peer's code (RFC 6455 §5.5.1); no code → an empty close frame.
+        close_sent_ = true;
+        discarding_ = true;
+        sent_code_ = code;
+        close_deadline_ = steady::now() + limits().close_timeout;
+        if (code == ws::close_code::no_status) {
+          append_frame(ws::Opcode::close, {});
+        } else {
+          std::uint8_t body[ws::max_control_payload];
+          const std::size_t len = ws::encode_close_payload(body, code, {});
+          append_frame(ws::Opcode::close, {reinterpret_cast<const char*>(body), len});
+        }
+        schedule_flush();
+        arm_ws_watchdog();
+      }
+      on_peer_gone(code, reason, false);
+      break;
+    }
+    default:
+      break;  // pong: activity only
+  }
+}
+
+// Fails the connection (RFC 6455 §7.1.7): a close frame with `code`, then the closing handshake.
+void Connection::fail(std::uint16_t code, std::string_view reason) {
+  if (!ended_) {
+    ended_ = true;
+    end_code_ = code;
+    end_reason_.assign(reason.substr(0, ws::max_close_reason));
+  }
+  if (!close_sent_) {
+    close_sent_ = true;
+    discarding_ = true;
+    sent_code_ = code;
+    close_deadline_ = steady::now() + limits().close_timeout;
+    std::uint8_t body[ws::max_control_payload];
+    const std::size_t len = ws::encode_close_payload(body, code, end_reason_);
+    append_frame(ws::Opcode::close, {reinterpret_cast<const char*>(body), len});
+    schedule_flush();
+    arm_ws_watchdog();
+  }
+  msg_ready_.notify_all();
+  writable_.notify_all();
+}
+
+void Connection::on_peer_gone(std::uint16_t code, std::string_view reason, bool transport_error) {
+  if (transport_error) {
+    transport_failed_ = true;
+  } else {
+    peer_closed_ = true;
+  }
+  if (!ended_) {
+    ended_ = true;
+    end_code_ = code;
+    end_reason_.assign(reason);
+  }
+  msg_ready_.notify_all();
+  writable_.notify_all();
+}
+
+Task<Received> Connection::ws_receive() {
+  auto self = shared_from_this();
+  if (delivered_) {
+    delivered_ = false;
+    slot_full_ = false;
+    slot_free_.notify_all();
+  }
+  for (;;) {
+    if (slot_full_ && !delivered_ && !close_sent_) {
+      delivered_ = true;
+      Received r;
+      r.kind = Received::Kind::message;
+      r.binary = slot_binary_;
+      r.data = {reinterpret_cast<const char*>(rb_ + msg_begin_), msg_end_ - msg_begin_};
+      co_return r;
+    }
+    if (ended_ || finished_) {
+      Received r;
+      r.kind = Received::Kind::closed;
+      r.code = ended_ ? end_code_ : ws::close_code::abnormal;
+      r.reason = end_reason_;
+      co_return r;
+    }
+    co_await msg_ready_.wait();
+  }
+}
+
+// ================================================================================================
+// WebSocket phase: writing
+// ================================================================================================
+
+void Connection::append_frame(ws::Opcode opcode, std::string_view payload) {
+  std::uint8_t header[ws::max_frame_header_size];
+  const std::size_t hlen = ws::encode_frame_header(header, opcode, payload.size());
+  auto& b = pending_;
+  const std::size_t offset = b.bytes.size();
+  b.bytes.insert(b.bytes.end(), header, header + hlen);
+  b.bytes.insert(b.bytes.end(), payload.begin(), payload.end());
+  const std::size_t size = hlen + payload.size();
+  if (!b.segments.empty() && !b.segments.back().frame &&
+      b.segments.back().offset + b.segments.back().size == offset) {
+    b.segments.back().size += size;
+  } else {
+    b.segments.push_back(Segment{offset, size, nullptr});
+  }
+  b.total += size;
+  queued_bytes_ += size;
+}
+
+SendStatus Connection::ws_send(ws::Opcode opcode, std::string_view payload) {
+  if (close_sent_) {
+    return SendStatus::closed_by_us;
+  }
+  if (peer_closed_ || transport_failed_ || finished_) {
+    return SendStatus::peer_gone;
+  }
+  append_frame(opcode, payload);
+  schedule_flush();
+  return SendStatus::queued;
+}
+
+SendStatus Connection::ws_send_shared(std::shared_ptr<const SharedFrame> frame) {
+  if (close_sent_) {
+    return SendStatus::closed_by_us;
+  }
+  if (peer_closed_ || transport_failed_ || finished_) {
+    return SendStatus::peer_gone;
+  }
+  const std::size_t size = frame->bytes.size();
+  pending_.segments.push_back(Segment{0, size, std::move(frame)});
+  pending_.total += size;
+  queued_bytes_ += size;
+  schedule_flush();
+  return SendStatus::queued;
+}
+
+Task<> Connection::ws_wait_writable() {
+  auto self = shared_from_this();
+  while (queued_bytes_ > limits().send_buffer_high_water && !finished_ && !transport_failed_ && !peer_closed_) {
+    co_await writable_.wait();
+  }
+}
+
+void Connection::schedule_flush() {
+  if (flush_scheduled_ || writing_ || finished_) {
+    return;
+  }
+  flush_scheduled_ = true;
+  asio::post(executor_, [self = shared_from_this()] {
+    self->flush_scheduled_ = false;
+    self->start_write();
+  });
+}
+
+void Connection::start_write() {
+  if (writing_ || pending_.empty() || finished_ || transport_failed_) {
+    return;
+  }
+  std::swap(pending_, inflight_);
+  gather_.clear();
+  for (const auto& s : inflight_.segments) {
+    if (s.frame) {
+      gather_.emplace_back(s.frame->bytes.data(), s.frame->bytes.size());
+    } else {
+      gather_.emplace_back(inflight_.bytes.data() + s.offset, s.size);
+    }
+  }
+  writing_ = true;
+  asio::async_write(socket_, std::span<const asio::const_buffer>(gather_),
+                    [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                      self->on_written(ec);
+                    });
+}
+
+void Connection::on_written(const boost::system::error_code& ec) {
+  writing_ = false;
+  queued_bytes_ -= inflight_.total;
+  inflight_.clear();
+  if (inflight_.bytes.capacity() > max_retained_write_buffer) {
+    inflight_.bytes = std::vector<std::uint8_t>();
+  }
+  if (finished_) {
+    return;
+  }
+  if (ec) {
+    on_peer_gone(ws::close_code::abnormal, {}, true);
+    finish();
+    return;
+  }
+  if (queued_bytes_ <= limits().send_buffer_high_water) {
+    writable_.notify_all();
+  }
+  if (!pending_.empty()) {
+    start_write();
+    return;
+  }
+  if (close_sent_) {
+    after_close_flushed();
+  }
+}
+
+// Our close frame is on the wire: half-close, then wait for the peer to close its side.
+void Connection::after_close_flushed() {
+  if (!send_shutdown_) {
+    send_shutdown_ = true;
+    boost::system::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+  }
+  if (!reader_running_) {
+    finish();
+  }
+}
+
+bool Connection::ws_close(std::uint16_t code, std::string_view reason) {
+  if (close_sent_ || finished_) {
+    return false;
+  }
+  close_sent_ = true;
+  discarding_ = true;
+  sent_code_ = code;
+  close_deadline_ = steady::now() + limits().close_timeout;
+  // A message that arrived but was never handed out is dropped: the application chose to close.
+  if (slot_full_ && !delivered_) {
+    slot_full_ = false;
+  }
+  slot_free_.notify_all();
+  if (!peer_closed_ && !transport_failed_) {
+    std::uint8_t body[ws::max_control_payload];
+    const std::size_t len = ws::encode_close_payload(body, code, reason);
+    append_frame(ws::Opcode::close, {reinterpret_cast<const char*>(body), len});
+    schedule_flush();
+  }
+  arm_ws_watchdog();
+  return true;
+}
+
+Task<> Connection::ws_wait_closed() {
+  auto self = shared_from_this();
+  while (!finished_) {
+    co_await closed_.wait();
+  }
+}
+
+void Connection::abort() noexcept {
+  if (!ended_) {
+    ended_ = true;
+    end_code_ = ws::close_code::abnormal;
+  }
+  finish();
+}
+
+void Connection::begin_shutdown() {
+  shutting_down_ = true;
+  if (phase_ == Phase::websocket) {
+    ws_close(ws::close_code::going_away, "server shutting down");
+  } else if (phase_ == Phase::http && !in_request_ && !parser_.in_progress()) {
+    boost::system::error_code ec;
+    socket_.cancel(ec);
+  }
+}
+
+void Connection::finish() noexcept {
+  if (finished_) {
+    return;
+  }
+  finished_ = true;
+  phase_ = Phase::closed;
+  boost::system::error_code ec;
+  timer_.cancel();
+  socket_.close(ec);
+  release_read_buffer();
+  worker_.remove(this);
+  msg_ready_.notify_all();
+  slot_free_.notify_all();
+  writable_.notify_all();
+  closed_.notify_all();
+}
+
+// ================================================================================================
+// Watchdog: one timer per connection for every deadline
+// ================================================================================================
+
+void Connection::arm(Deadline kind, steady::time_point at) {
+  if (finished_) {
+    return;
+  }
+  deadline_ = kind;
+  deadline_at_ = at;
+  timed_out_ = false;
+  timer_.expires_at(at);
+  timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) { self->on_timer(ec); });
+}
+
+void Connection::arm_ws_watchdog() {
+  if (finished_) {
+    return;
+  }
+  const auto& l = limits();
+  auto at = steady::time_point::max();
+  Deadline kind = Deadline::none;
+  if (close_sent_) {
+    at = close_deadline_;
+    kind = Deadline::close;
+  } else {
+    if (l.idle_timeout.count() > 0 && last_activity_ + l.idle_timeout < at) {
+      at = last_activity_ + l.idle_timeout;
+      kind = Deadline::idle;
+    }
+    if (l.ping_interval.count() > 0 && next_ping_ < at) {
+      at = next_ping_;
+      kind = Deadline::ping;
+    }
+  }
+  if (kind == Deadline::none) {
+    if (deadline_ != Deadline::none) {
+      deadline_ = Deadline::none;
+      timer_.cancel();
+    }
+    return;
+  }
+  if (kind == deadline_ && at == deadline_at_) {
+    return;
+  }
+  arm(kind, at);
+}
+
+void Connection::on_timer(const boost::system::error_code& ec) {
+  if (ec || finished_ || deadline_ == Deadline::none) {
+    return;
+  }
+  const auto now = steady::now();
+  if (now < deadline_at_) {
+    arm(deadline_, deadline_at_);
+    return;
+  }
+  if (phase_ != Phase::websocket) {
+    deadline_ = Deadline::none;
+    timed_out_ = true;
+    boost::system::error_code cec;
+    socket_.cancel(cec);
+    return;
+  }
+  deadline_ = Deadline::none;
+  const auto& l = limits();
+  if (close_sent_) {
+    if (now >= close_deadline_) {
+      abort();
+      return;
+    }
+  } else if (l.idle_timeout.count() > 0 && now - last_activity_ >= l.idle_timeout) {
+    ws_close(ws::close_code::going_away, "idle timeout");
+    if (!ended_) {
+      ended_ = true;
+      end_code_ = ws::close_code::going_away;
+      end_reason_ = "idle timeout";
+    }
+    msg_ready_.notify_all();
+  } else if (l.ping_interval.count() > 0 && now >= next_ping_) {
+    append_frame(ws::Opcode::ping, {});
+    schedule_flush();
+    next_ping_ = now + l.ping_interval;
+  }
+  arm_ws_watchdog();
+}
+
+}  // namespace nexios::transport

@@ -1,0 +1,251 @@
+#pragma once
+// transport::Connection: one TCP connection, first speaking HTTP/1.1 and, after an upgrade,
+// RFC 6455. It owns the socket, the parsers, the buffers and the timers; it knows nothing of
+// users' types. The app layer drives it through `Dispatcher` (HTTP requests) and the ws_* calls
+// (WebSocket sessions); every call happens on the connection's own event loop thread.
+
+#include "transport/buffer_pool.hpp"
+#include "transport/event.hpp"
+
+#include <nexios/http/parser.hpp>
+#include <nexios/http/response.hpp>
+#include <nexios/limits.hpp>
+#include <nexios/task.hpp>
+#include <nexios/ws/frame_parser.hpp>
+#include <nexios/ws/rfc6455.hpp>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace nexios::transport {
+
+class Connection;
+struct Worker;
+
+/// What the app layer implements to serve requests.
+class Dispatcher {
+ public:
+  virtual ~Dispatcher() = default;
+  /// Handles the complete request `conn.request()`. Either fills `res` and returns false (the
+  /// transport writes it), or takes the connection over (a WebSocket session, or a response the
+  /// dispatcher wrote itself) and returns true once it is finished with it.
+  virtual Task<bool> handle(Connection& conn, http::Response& res) = 0;
+};
+
+/// A frame encoded once and shared by every connection that sends it (group fan-out).
+struct SharedFrame {
+  std::vector<std::uint8_t> bytes;  // header + payload
+};
+
+/// Outcome of queueing a frame.
+enum class SendStatus : std::uint8_t {
+  queued,        ///< queued for writing
+  closed_by_us,  ///< we already sent a close frame
+  peer_gone,     ///< the peer closed or the TCP connection failed
+};
+
+/// Outcome of waiting for a WebSocket message.
+struct Received {
+  enum class Kind : std::uint8_t { message, closed } kind = Kind::closed;
+  bool binary = false;
+  std::string_view data;           ///< the message; valid until the next ws_receive()
+  std::uint16_t code = 1006;       ///< closed: the peer's close code (1005 none, 1006 no close frame)
+  std::string_view reason;         ///< closed: the peer's reason
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Worker& worker, boost::asio::ip::tcp::socket socket);
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection();
+
+  /// The connection's session: HTTP requests until close or upgrade. Spawned by the acceptor.
+  Task<> run(Dispatcher& dispatcher);
+
+  // ---- information ----------------------------------------------------------------------------
+  [[nodiscard]] const http::Request& request() const noexcept { return parser_.request(); }
+  [[nodiscard]] const boost::asio::ip::tcp::endpoint& remote_endpoint() const noexcept { return remote_; }
+  [[nodiscard]] const boost::asio::ip::tcp::endpoint& local_endpoint() const noexcept { return local_; }
+  [[nodiscard]] boost::asio::any_io_executor executor() const noexcept { return executor_; }
+  [[nodiscard]] const Limits& limits() const noexcept;
+  [[nodiscard]] Worker& worker() noexcept { return worker_; }
+  /// Ask the transport to close the connection after the current response.
+  void close_after_response() noexcept { keep_alive_ = false; }
+
+  // ---- WebSocket phase ------------------------------------------------------------------------
+  /// Writes the 101 response and starts reading frames. Returns false if the peer is gone.
+  Task<bool> ws_accept(std::string_view subprotocol, std::span<const std::pair<std::string, std::string>> headers);
+  /// Answers the upgrade request with an HTTP response instead, then closes the connection.
+  Task<> ws_reject(http::Response response);
+  /// Waits for the next data message (releasing the previous one) or the end of the connection.
+  Task<Received> ws_receive();
+  /// Queues a data frame (text or binary), copying the payload.
+  SendStatus ws_send(ws::Opcode opcode, std::string_view payload);
+  /// Queues a frame encoded once for many connections.
+  SendStatus ws_send_shared(std::shared_ptr<const SharedFrame> frame);
+  /// Waits while more than `send_buffer_high_water` bytes are queued and the peer is still there.
+  Task<> ws_wait_writable();
+  /// Sends a close frame (once) and starts the close handshake; the TCP connection is closed when
+  /// the peer answers, or after `close_timeout`. Returns false if a close frame was already sent.
+  bool ws_close(std::uint16_t code, std::string_view reason);
+  /// Waits until the connection is fully closed.
+  Task<> ws_wait_closed();
+  /// Closes at once (server shutdown past its drain time).
+  void abort() noexcept;
+
+  [[nodiscard]] bool ws_close_sent() const noexcept { return close_sent_; }
+  /// True once the peer's close frame arrived or the TCP connection ended.
+  [[nodiscard]] bool ws_peer_gone() const noexcept { return peer_closed_ || transport_failed_; }
+  /// The code receive() reports at the end: the peer's close code, our failure code, or 1006.
+  [[nodiscard]] std::uint16_t ws_end_code() const noexcept { return end_code_; }
+  /// The code a send that finds the connection closing reports: the end code once known, else
+  /// the code of the close frame the server sent (e.g. 1001 at shutdown), else 1006.
+  [[nodiscard]] std::uint16_t ws_disconnect_code() const noexcept {
+    if (ended_) {
+      return end_code_;
+    }
+    return close_sent_ ? sent_code_ : ws::close_code::abnormal;
+  }
+  /// The reason that goes with ws_disconnect_code().
+  [[nodiscard]] std::string_view ws_disconnect_reason() const noexcept {
+    return ended_ ? std::string_view(end_reason_) : std::string_view();
+  }
+  [[nodiscard]] std::size_t ws_queued_bytes() const noexcept { return queued_bytes_; }
+  [[nodiscard]] bool is_websocket() const noexcept { return phase_ == Phase::websocket; }
+
+  /// Server shutdown: close an idle HTTP connection, finish an in-flight request without
+  /// keep-alive, close a WebSocket with 1001.
+  void begin_shutdown();
+
+  // Intrusive list of the worker's connections.
+  Connection* prev_ = nullptr;
+  Connection* next_ = nullptr;
+
+ private:
+  enum class Phase : std::uint8_t { http, websocket, closed };
+  enum class Deadline : std::uint8_t { none, keep_alive, header, body, close, ping, idle };
+
+  struct Segment {
+    std::size_t offset = 0;  // into bytes, when frame is null
+    std::size_t size = 0;
+    std::shared_ptr<const SharedFrame> frame;
+  };
+  struct WriteBatch {
+    std::vector<std::uint8_t> bytes;
+    std::vector<Segment> segments;
+    std::size_t total = 0;
+    [[nodiscard]] bool empty() const noexcept { return segments.empty(); }
+    void clear() noexcept {
+      bytes.clear();
+      segments.clear();
+      total = 0;
+    }
+  };
+
+  // HTTP phase
+  Task<bool> read_request();
+  Task<bool> write_all(std::string_view data);
+  Task<> linger_close();
+  void feed_parser(const std::uint8_t* data, std::size_t size, std::error_code& ec);
+  http::Response error_response(int status);
+
+  // WebSocket phase
+  Task<> read_loop();
+  void process_input();
+  void on_control(ws::Opcode opcode, std::string_view payload);
+  void fail(std::uint16_t code, std::string_view reason);
+  void on_peer_gone(std::uint16_t code, std::string_view reason, bool transport_error);
+  bool ensure_read_space(std::size_t want = 4096);
+  void release_read_buffer() noexcept;
+  void append_frame(ws::Opcode opcode, std::string_view payload);
+  void schedule_flush();
+  void start_write();
+  void on_written(const boost::system::error_code& ec);
+  void after_close_flushed();
+  void finish() noexcept;
+
+  // Watchdog
+  void arm(Deadline kind, std::chrono::steady_clock::time_point at);
+  void arm_ws_watchdog();
+  void on_timer(const boost::system::error_code& ec);
+
+  Worker& worker_;
+  boost::asio::ip::tcp::socket socket_;
+  boost::asio::any_io_executor executor_;
+  boost::asio::ip::tcp::endpoint remote_;
+  boost::asio::ip::tcp::endpoint local_;
+  boost::asio::steady_timer timer_;
+  Deadline deadline_ = Deadline::none;
+  std::chrono::steady_clock::time_point deadline_at_{};
+  bool timed_out_ = false;
+
+  Phase phase_ = Phase::http;
+  bool keep_alive_ = true;
+  bool in_request_ = false;   // between the first byte of a request and its response
+  bool shutting_down_ = false;
+
+  // HTTP
+  http::RequestParser parser_;
+  std::vector<std::uint8_t> leftover_;  // bytes read beyond the current request (pipelining)
+  std::string out_;                     // serialized response
+
+  // WebSocket: reading
+  ws::FrameParser frames_;
+  std::uint8_t* rb_ = nullptr;
+  std::size_t rb_cap_ = 0;
+  std::size_t rb_begin_ = 0;   // first unparsed byte
+  std::size_t rb_end_ = 0;     // end of read bytes
+  std::size_t msg_begin_ = 0;  // current message payload [msg_begin_, msg_end_)
+  std::size_t msg_end_ = 0;
+  bool msg_active_ = false;
+  bool slot_full_ = false;     // a complete message waits in [msg_begin_, msg_end_)
+  bool slot_binary_ = false;
+  bool delivered_ = false;     // the slot's message was handed to ws_receive()
+  bool receiving_ = false;
+  bool reader_running_ = false;
+  bool discarding_ = false;     // after our close frame: input only matters for the peer's close
+  bool parser_failed_ = false;
+  Event msg_ready_;
+  Event slot_free_;
+
+  // WebSocket: close
+  bool close_sent_ = false;
+  bool close_flushed_ = false;
+  bool peer_closed_ = false;
+  bool transport_failed_ = false;
+  bool send_shutdown_ = false;
+  bool finished_ = false;
+  bool peer_eof_ = false;
+  bool ended_ = false;          // receive() now reports the end: end_code_/end_reason_
+  std::uint16_t end_code_ = ws::close_code::abnormal;
+  std::uint16_t sent_code_ = ws::close_code::abnormal;  // code of the close frame we sent
+  std::string end_reason_;
+  std::chrono::steady_clock::time_point close_deadline_{};
+  Event closed_;
+
+  // WebSocket: writing
+  WriteBatch pending_;
+  WriteBatch inflight_;
+  std::vector<boost::asio::const_buffer> gather_;
+  std::size_t queued_bytes_ = 0;
+  bool writing_ = false;
+  bool flush_scheduled_ = false;
+  Event writable_;
+
+  // Liveness
+  std::chrono::steady_clock::time_point last_activity_{};
+  std::chrono::steady_clock::time_point next_ping_{};
+};
+
+}  // namespace nexios::transport

@@ -1,0 +1,114 @@
+#pragma once
+// transport::Server: one event loop per thread, each with its own SO_REUSEPORT acceptor; a
+// connection lives on the thread that accepted it. Graceful shutdown: stop accepting, close
+// WebSockets with 1001, let in-flight HTTP finish, drop what is left after the drain timeout.
+
+#include "transport/buffer_pool.hpp"
+#include "transport/connection.hpp"
+
+#include <nexios/limits.hpp>
+#include <nexios/task.hpp>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace nexios::transport {
+
+class Server;
+
+/// Per-thread state: the loop, its acceptor and its connections.
+struct Worker {
+  Worker(Server& s, std::size_t i);
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+  ~Worker();
+
+  Server& server;
+  std::size_t index;
+  BufferPool pool;
+  std::vector<std::uint8_t> read_buffer;  // shared by the HTTP reads of this thread's connections
+  Connection* connections = nullptr;      // intrusive list head
+  std::size_t connection_count = 0;
+  bool accepting = false;
+  bool draining = false;
+  bool drain_reported = false;
+  // Declared last, destroyed first: destroying the loop destroys the handlers that still own
+  // connections, and those touch the members above.
+  boost::asio::io_context io{1};
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
+  std::optional<boost::asio::ip::tcp::acceptor> acceptor;
+
+  void add(Connection* c) noexcept;
+  void remove(Connection* c) noexcept;
+};
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8000;
+  std::size_t threads = 1;
+};
+
+class Server {
+ public:
+  Server(Dispatcher& dispatcher, Limits limits);
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+  ~Server();
+
+  /// Binds every acceptor and starts the threads. `startup` runs on worker 0 before the first
+  /// connection is accepted; if it throws, the server stops and the exception is rethrown here.
+  /// Returns the bound port.
+  std::uint16_t start(const ServerOptions& options, std::function<Task<>()> startup);
+
+  /// Graceful stop, callable from any thread, once. `shutdown` runs on worker 0 after the
+  /// connections have drained (or the drain timeout passed). Returns at once; see `wait()`.
+  void stop(std::function<Task<>()> shutdown);
+
+  /// Blocks until every thread has finished.
+  void wait();
+
+  [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+  [[nodiscard]] const Limits& limits() const noexcept { return limits_; }
+  [[nodiscard]] Dispatcher& dispatcher() noexcept { return dispatcher_; }
+  [[nodiscard]] std::size_t worker_count() const noexcept { return workers_.size(); }
+  [[nodiscard]] Worker& worker(std::size_t i) noexcept { return *workers_[i]; }
+  /// Connections open across all threads.
+  [[nodiscard]] std::size_t connection_count() const noexcept { return open_connections_.load(); }
+
+  // Used by the workers.
+  bool try_reserve_connection() noexcept;
+  void release_connection() noexcept;
+  void on_worker_drained(Worker& w);
+
+ private:
+  Task<> accept_loop(Worker& w);
+  void begin_drain(Worker& w);
+  void finish_stop();
+
+  Dispatcher& dispatcher_;
+  Limits limits_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;
+  std::uint16_t port_ = 0;
+  std::atomic<std::size_t> open_connections_{0};
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::size_t> drained_workers_{0};
+  std::function<Task<>()> shutdown_;
+  std::mutex mutex_;       // guards shutdown_
+  std::mutex join_mutex_;  // guards joined_
+  bool joined_ = false;
+};
+
+}  // namespace nexios::transport

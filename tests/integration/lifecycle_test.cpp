@@ -1,0 +1,170 @@
+// Startup and shutdown hooks, shared state, graceful shutdown, several threads.
+
+#include "support/test_client.hpp"
+#include "support/test_server.hpp"
+
+#include <nexios/nexios.hpp>
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace nx = nexios;
+using nx::test::Mailbox;
+using nx::test::Served;
+using nx::test::TestClient;
+using namespace std::chrono_literals;
+
+TEST(Lifecycle, StartupHooksRunInOrderBeforeConnectionsAndShutdownHooksAfter) {
+  std::vector<std::string> events;
+  std::mutex m;
+  auto note = [&](std::string e) {
+    std::lock_guard lock(m);
+    events.push_back(std::move(e));
+  };
+  {
+    nx::App app;
+    app.on_startup([&]() -> nx::Task<> {
+      note("startup 1");
+      co_return;
+    });
+    app.on_startup([&]() -> nx::Task<> {
+      note("startup 2");
+      co_return;
+    });
+    app.on_shutdown([&]() -> nx::Task<> {
+      note("shutdown 1");
+      co_return;
+    });
+    app.on_shutdown([&]() -> nx::Task<> {
+      note("shutdown 2");
+      co_return;
+    });
+    app.get("/", [&](nx::Request&, nx::Response& res) -> nx::Task<> {
+      note("request");
+      res.text("ok");
+      co_return;
+    });
+    Served s(app);
+    TestClient c(s.port());
+    EXPECT_EQ(c.request("GET", "/").status, 200);
+  }
+  EXPECT_EQ(events, (std::vector<std::string>{"startup 1", "startup 2", "request", "shutdown 1", "shutdown 2"}));
+}
+
+TEST(Lifecycle, FailingStartupHookStopsStartWithAClearError) {
+  nx::App app;
+  bool second_ran = false;
+  app.on_startup([]() -> nx::Task<> {
+    throw std::runtime_error("database unreachable");
+    co_return;
+  });
+  app.on_startup([&]() -> nx::Task<> {
+    second_ran = true;
+    co_return;
+  });
+  nx::RunOptions o;
+  o.port = 0;
+  try {
+    app.start(o);
+    FAIL() << "start() should have thrown";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()), "nexios: startup hook failed: database unreachable");
+  }
+  EXPECT_FALSE(second_ran);
+}
+
+TEST(Lifecycle, GracefulShutdownClosesWebSocketsWith1001AndFinishesInFlightHttp) {
+  nx::App app;
+  Mailbox<std::string> box;
+  app.ws_route("/ws", [](nx::WebSocket ws) -> nx::Task<> {
+    co_await ws.accept();
+    try {
+      for (;;) {
+        co_await ws.receive_text();
+      }
+    } catch (const nx::WebSocketDisconnect&) {
+    }
+  });
+  app.get("/slow", [&](nx::Request&, nx::Response& res) -> nx::Task<> {
+    box.put("in handler");
+    // Still working when the shutdown starts.
+    boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, 300ms);
+    co_await t.async_wait(boost::asio::use_awaitable);
+    res.text("finished");
+  });
+  nx::RunOptions o;
+  o.port = 0;
+  o.threads = 2;
+  const auto port = app.start(o);
+  TestClient ws(port);
+  ASSERT_EQ(ws.handshake("/ws").status, 101);
+  {
+    TestClient http(port);
+    http.send_raw("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(box.take(), "in handler");
+    app.stop();
+    auto close = ws.read_close();
+    EXPECT_EQ(close.code, 1001);
+    EXPECT_EQ(close.reason, "server shutting down");
+    ws.send_close(1001);
+    EXPECT_TRUE(ws.wait_closed());
+    auto r = http.read_http();
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "finished");
+    EXPECT_EQ(r.header("connection").value_or(""), "close");
+  }  // the client closes its side, ending the server's lingering close
+  app.wait();
+  // Nothing listens any more.
+  EXPECT_THROW(TestClient late(port), std::exception);
+}
+
+TEST(Lifecycle, ManyClientsOnSeveralThreads) {
+  nx::App app;
+  app.ws_route("/ws", [](nx::WebSocket ws) -> nx::Task<> {
+    co_await ws.accept();
+    for (;;) {
+      auto m = co_await ws.receive();
+      if (m.type == nx::Message::Type::disconnect) {
+        co_return;
+      }
+      co_await ws.send_text(m.text());
+    }
+  });
+  Served s(app, 2);
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 16; ++i) {
+    clients.emplace_back([&, i] {
+      TestClient c(s.port());
+      if (c.handshake("/ws").status != 101) {
+        return;
+      }
+      for (int j = 0; j < 200; ++j) {
+        const std::string msg = std::to_string(i) + ":" + std::to_string(j);
+        c.send_text(msg);
+        if (c.read_text() != msg) {
+          return;
+        }
+      }
+      if (c.close_handshake().code == 1000) {
+        ++ok;
+      }
+    });
+  }
+  for (auto& t : clients) {
+    t.join();
+  }
+  EXPECT_EQ(ok.load(), 16);
+}
+
+TEST(Lifecycle, GetApplicationIsProcessWide) {
+  EXPECT_EQ(&nx::get_application(), &nx::get_application());
+}

@@ -1,0 +1,73 @@
+#pragma once
+// Helpers for integration tests: an App served on 127.0.0.1 port 0, and a Mailbox through which
+// handlers running on the server's threads report to the test thread (which waits for events,
+// with a timeout, never for a fixed time).
+
+#include <nexios/nexios.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+namespace nexios::test {
+
+template <class T>
+class Mailbox {
+ public:
+  void put(T value) {
+    {
+      std::lock_guard lock(mutex_);
+      items_.push_back(std::move(value));
+    }
+    cv_.notify_all();
+  }
+
+  /// The next item; throws if none arrives within `timeout`.
+  T take(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    std::unique_lock lock(mutex_);
+    if (!cv_.wait_for(lock, timeout, [&] { return !items_.empty(); })) {
+      throw std::runtime_error("Mailbox: nothing arrived in time");
+    }
+    T v = std::move(items_.front());
+    items_.pop_front();
+    return v;
+  }
+
+  [[nodiscard]] bool empty() const {
+    std::lock_guard lock(mutex_);
+    return items_.empty();
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<T> items_;
+};
+
+/// Serves `app` on 127.0.0.1:0 for the lifetime of the object.
+class Served {
+ public:
+  explicit Served(App& app, std::size_t threads = 1) : app_(app) {
+    RunOptions o;
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.threads = threads;
+    port_ = app_.start(o);
+  }
+  Served(const Served&) = delete;
+  Served& operator=(const Served&) = delete;
+  ~Served() {
+    app_.stop();
+    app_.wait();
+  }
+  [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+
+ private:
+  App& app_;
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace nexios::test
