@@ -474,8 +474,8 @@ bool Connection::ensure_read_space(std::size_t want) {
     return true;
   }
   // Grow. The frame parser bounds a message by max_message_size, so this is bounded too.
-  const std::size_t new_cap = std::max(rb_cap_ * 2, rb_end_ + want);
-  auto* bigger = new std::uint8_t[new_cap];
+  const std::size_t new_cap = BufferPool::capacity_for(std::max(rb_cap_ * 2, rb_end_ + want));
+  auto* bigger = worker_.pool.acquire(new_cap);
   std::memcpy(bigger, rb_, rb_end_);
   worker_.pool.release(rb_, rb_cap_);
   rb_ = bigger;

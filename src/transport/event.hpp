@@ -5,15 +5,19 @@
 // event carries no state: `notify_all()` resumes whoever is waiting right now (by posting, never
 // inline, so no caller is re-entered). Single-threaded by design: every call happens on the loop
 // that owns the connection.
+//
+// The waiting coroutine's completion handler is stored as its concrete type rather than through
+// any_completion_handler: type-erasing it converts executors in a way that allocates on every
+// wake-up, and this sits on the per-message path.
 
 #include <nexios/task.hpp>
 
-#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -29,7 +33,12 @@ class Event {
   /// Suspends until the next `notify_all()`.
   Task<> wait() {
     return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void()>(
-        [this](auto handler) { waiters_.emplace_back(std::move(handler)); }, boost::asio::use_awaitable);
+        [this](auto handler) {
+          static_assert(std::is_same_v<decltype(handler), Handler>,
+                        "the awaitable completion handler type changed with this Boost version");
+          waiters_.push_back(std::move(handler));
+        },
+        boost::asio::use_awaitable);
   }
 
   /// Resumes every current waiter (posted to the loop).
@@ -38,12 +47,13 @@ class Event {
       return;
     }
     if (waiters_.size() == 1) {
-      boost::asio::post(ex_, std::move(waiters_.front()));
+      Handler h = std::move(waiters_.front());
       waiters_.clear();
+      boost::asio::post(ex_, std::move(h));
       return;
     }
-    auto waiters = std::move(waiters_);
-    waiters_.clear();
+    std::vector<Handler> waiters;
+    waiters.swap(waiters_);
     for (auto& w : waiters) {
       boost::asio::post(ex_, std::move(w));
     }
@@ -52,8 +62,9 @@ class Event {
   [[nodiscard]] bool has_waiters() const noexcept { return !waiters_.empty(); }
 
  private:
+  using Handler = boost::asio::detail::awaitable_handler<boost::asio::any_io_executor>;
   boost::asio::any_io_executor ex_;
-  std::vector<boost::asio::any_completion_handler<void()>> waiters_;
+  std::vector<Handler> waiters_;
 };
 
 }  // namespace nexios::transport
