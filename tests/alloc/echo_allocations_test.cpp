@@ -17,6 +17,9 @@ namespace {
 std::atomic<std::size_t> g_allocations{0};
 }
 
+// The replacements below pair malloc with free; GCC cannot see that and warns.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
 void* operator new(std::size_t n) {
   g_allocations.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(n == 0 ? 1 : n)) {
