@@ -8,6 +8,7 @@
 //   ws://HOST:PORT/demo/json               {"status":"success","data":<your JSON>}
 //   ws://HOST:PORT/demo/bytes              echoes binary messages
 //   ws://HOST:PORT/demo/rooms/{room}/{n:int}  sends the path and query parameters as JSON, then echoes
+//   GET  http://HOST:PORT/                 a page to try the echo from a browser
 //   GET  http://HOST:PORT/health           "ok"
 
 #include <nexios/nexios.hpp>
@@ -99,6 +100,29 @@ nx::Task<> room_handler(nx::WebSocket ws) {
   co_await echo_loop(ws);
 }
 
+// A minimal page to try the echo endpoint from a browser.
+constexpr std::string_view index_html = R"html(<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>nexios echo</title>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto}#log{white-space:pre-wrap;
+border:1px solid #ccc;padding:.5rem;min-height:8rem}</style></head>
+<body><h1>nexios echo</h1>
+<form id="f"><input id="msg" autofocus placeholder="say something" size="40"> <button>Send</button></form>
+<div id="log"></div>
+<script>
+const log = (t) => { document.getElementById('log').textContent += t + '\n'; };
+const ws = new WebSocket(`ws://${location.host}/ws`);
+ws.onopen = () => log('connected');
+ws.onmessage = (e) => log('echo: ' + e.data);
+ws.onclose = (e) => log(`closed (${e.code})`);
+document.getElementById('f').onsubmit = (e) => {
+  e.preventDefault();
+  const input = document.getElementById('msg');
+  ws.send(input.value);
+  input.value = '';
+};
+</script></body></html>
+)html";
+
 void usage(const char* argv0) {
   std::cerr << "usage: " << argv0 << " [--host ADDRESS] [--port PORT] [--threads N]\n";
 }
@@ -150,6 +174,10 @@ int main(int argc, char** argv) {
   demo.ws_route("/rooms/{room}/{n:int}", room_handler);
   app.mount_ws_router(demo);
 
+  app.get("/", [](nx::Request&, nx::Response& res) -> nx::Task<> {
+    res.html(std::string(index_html));
+    co_return;
+  });
   app.get("/health", [](nx::Request&, nx::Response& res) -> nx::Task<> {
     res.text("ok");
     co_return;

@@ -7,9 +7,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <typeindex>
 #include <typeinfo>
 #include <utility>
 
@@ -37,36 +39,35 @@ class State {
   /// Constructs a T in place under `name`, replacing any previous value.
   template <class T, class... Args>
   T& emplace(std::string_view name, Args&&... args) {
-    auto holder = std::make_shared<std::any>(std::in_place_type<T>, std::forward<Args>(args)...);
-    T& ref = *std::any_cast<T>(holder.get());
+    auto value = std::make_shared<T>(std::forward<Args>(args)...);
+    T& ref = *value;
     std::lock_guard lock(mutex_);
-    values_[std::string(name)] = std::move(holder);
+    values_.insert_or_assign(std::string(name), Entry{std::move(value), std::type_index(typeid(T))});
     return ref;
   }
 
   /// The value under `name`. Throws std::out_of_range if there is none and std::bad_any_cast if
-  /// it is not a T.
+  /// it is not a T (the exact type it was stored as).
   template <class T>
   T& get(std::string_view name) const {
-    std::shared_ptr<std::any> holder = find(name);
-    if (!holder) {
+    std::optional<Entry> e = find(name);
+    if (!e) {
       throw std::out_of_range("nexios::State: no value named '" + std::string(name) + "'");
     }
-    T* p = std::any_cast<T>(holder.get());
-    if (p == nullptr) {
+    if (e->type != std::type_index(typeid(T))) {
       throw std::bad_any_cast();
     }
-    return *p;
+    return *static_cast<T*>(e->value.get());
   }
 
   /// A pointer to the value under `name`, or nullptr if there is none or it is not a T.
   template <class T>
   T* try_get(std::string_view name) const {
-    std::shared_ptr<std::any> holder = find(name);
-    return holder ? std::any_cast<T>(holder.get()) : nullptr;
+    std::optional<Entry> e = find(name);
+    return e && e->type == std::type_index(typeid(T)) ? static_cast<T*>(e->value.get()) : nullptr;
   }
 
-  [[nodiscard]] bool contains(std::string_view name) const { return find(name) != nullptr; }
+  [[nodiscard]] bool contains(std::string_view name) const { return find(name).has_value(); }
 
   /// Removes the value under `name`; returns whether there was one.
   bool erase(std::string_view name) {
@@ -80,14 +81,22 @@ class State {
   }
 
  private:
-  std::shared_ptr<std::any> find(std::string_view name) const {
+  struct Entry {
+    std::shared_ptr<void> value;  // keeps the value alive while a caller uses it
+    std::type_index type;
+  };
+
+  std::optional<Entry> find(std::string_view name) const {
     std::lock_guard lock(mutex_);
     auto it = values_.find(name);
-    return it == values_.end() ? nullptr : it->second;
+    if (it == values_.end()) {
+      return std::nullopt;
+    }
+    return it->second;
   }
 
   mutable std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<std::any>, std::less<>> values_;
+  std::map<std::string, Entry, std::less<>> values_;
 };
 
 }  // namespace nexios
