@@ -324,10 +324,16 @@ class Http(ServerTestCase):
             self.assertEqual(c.wait_eof(), b"")
 
     def test_unknown_path_404(self):
-        for path in ("/", "/missing", "/health/x", "/healthz"):
+        for path in ("/missing", "/health/x", "/healthz", "/ws/"):
             with self.subTest(path):
                 res = http_exchange(self.port, get(path))
                 self.assertEqual(res.status, 404)
+
+    def test_index_page(self):
+        res = http_exchange(self.port, get("/"))
+        self.assertEqual(res.status, 200)
+        self.assertTrue((res.header("Content-Type") or "").startswith("text/html"))
+        self.assertIn(b"new WebSocket", res.body)
 
     def test_method_not_allowed_on_health(self):
         res = http_exchange(self.port, f"POST /health HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 0\r\n\r\n".encode())
