@@ -58,6 +58,11 @@ class App {
 
   // ---- WebSocket routes -----------------------------------------------------------------------
   App& ws_route(std::string path, WebSocketHandler handler);
+  /// A class-based consumer route: a new Consumer per connection (see consumer.hpp).
+  template <class Consumer>
+  App& ws_route(std::string path) {
+    return add_ws_route(make_consumer_route<Consumer>(std::move(path)));
+  }
   /// Same as ws_route (the seeds' `@app.websocket`).
   App& websocket(std::string path, WebSocketHandler handler) { return ws_route(std::move(path), std::move(handler)); }
   App& add_ws_route(WebsocketRoutes route);

@@ -49,6 +49,18 @@ struct Limits {
   /// read enough (back-pressure). Sends never drop data.
   std::size_t send_buffer_high_water = 1024 * 1024;
 
+  /// Bytes queued for one connection above which a group message (group_send, send_to) is not
+  /// queued for it: the connection is a slow consumer and `slow_consumer_policy` applies. Its own
+  /// handler's sends wait at `send_buffer_high_water` instead. Ping, pong and close frames are never
+  /// dropped.
+  std::size_t max_send_queue = 4 * 1024 * 1024;
+  /// What happens to a slow consumer.
+  enum class SlowConsumerPolicy {
+    close,        ///< close it with 1008 "slow consumer" (queued data that was not sent yet is dropped)
+    drop_newest,  ///< keep it open, drop the message that does not fit (counted as dropped)
+  };
+  SlowConsumerPolicy slow_consumer_policy = SlowConsumerPolicy::close;
+
   // ---- Server ---------------------------------------------------------------------------------
   /// Open connections (HTTP and WebSocket) across all threads. A connection beyond it is answered
   /// 503 and closed at once.

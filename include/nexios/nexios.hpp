@@ -8,6 +8,8 @@
 /// @endcode
 
 #include <nexios/app.hpp>
+#include <nexios/channels.hpp>
+#include <nexios/consumer.hpp>
 #include <nexios/errors.hpp>
 #include <nexios/limits.hpp>
 #include <nexios/log.hpp>

@@ -22,6 +22,11 @@ using WebSocketHandler = std::function<Task<>(WebSocket)>;
 /// An HTTP handler: `[](nx::Request& req, nx::Response& res) -> nx::Task<> { ... }`.
 using HttpHandler = std::function<Task<>(Request&, Response&)>;
 
+class WebsocketRoutes;
+/// A route serving the class-based consumer C (see consumer.hpp).
+template <class C>
+WebsocketRoutes make_consumer_route(std::string path);
+
 /// One WebSocket route: a path pattern and its handler. The pattern is compiled here, so an
 /// unknown converter or a duplicated parameter name throws std::invalid_argument at once.
 ///
@@ -67,6 +72,11 @@ class WSRouter {
   WSRouter& add_ws_route(WebsocketRoutes route);
   /// Same as add_ws_route(path, handler).
   WSRouter& ws_route(std::string path, WebSocketHandler handler) { return add_ws_route(std::move(path), std::move(handler)); }
+  /// A class-based consumer route: a new Consumer per connection (see consumer.hpp).
+  template <class Consumer>
+  WSRouter& ws_route(std::string path) {
+    return add_ws_route(make_consumer_route<Consumer>(std::move(path)));
+  }
   /// Mounts `router` under `path` (default: its own prefix). Prefixes nest: each level's prefix is
   /// matched on whole path segments and stripped once.
   WSRouter& mount_router(const WSRouter& router, std::optional<std::string> path = std::nullopt);

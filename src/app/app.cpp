@@ -1,5 +1,8 @@
 #include <nexios/app.hpp>
 
+#include <nexios/channels.hpp>
+
+#include "app/channels_internal.hpp"
 #include "app/websocket_impl.hpp"
 #include "transport/server.hpp"
 
@@ -351,6 +354,9 @@ void App::stop() {
   if (!impl_->server) {
     return;
   }
+  // ChannelBox's close_all_connections for this app's channels (the transport then closes every
+  // other WebSocket the same way).
+  detail::close_channels_of(impl_->server.get(), ws::close_code::going_away, "server shutting down");
   Impl* impl = impl_.get();
   impl_->server->stop([impl]() -> Task<> { co_await impl->run_hooks(impl->shutdown, "shutdown"); });
 }

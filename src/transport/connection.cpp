@@ -270,6 +270,7 @@ Task<bool> Connection::ws_accept(std::string_view subprotocol,
     co_return false;
   }
   phase_ = Phase::websocket;
+  open_.store(true, std::memory_order_release);
   out_ = std::string();
   const auto now = steady::now();
   last_activity_ = now;
@@ -434,6 +435,7 @@ void Connection::process_input() {
         msg_active_ = false;
         slot_full_ = true;
         slot_binary_ = ev.opcode == ws::Opcode::binary;
+        last_in_ns_.store(steady::now().time_since_epoch().count(), std::memory_order_relaxed);
         delivered_ = false;
         msg_ready_.notify_all();
         return;
@@ -524,6 +526,7 @@ void Connection::on_control(ws::Opcode opcode, std::string_view payload) {
         arm_ws_watchdog();
       }
       on_peer_gone(code, reason, false);
+      mark_ended();
       break;
     }
     default:
@@ -551,6 +554,7 @@ void Connection::fail(std::uint16_t code, std::string_view reason) {
   }
   msg_ready_.notify_all();
   writable_.notify_all();
+  mark_ended();
 }
 
 void Connection::on_peer_gone(std::uint16_t code, std::string_view reason, bool transport_error) {
@@ -566,6 +570,9 @@ void Connection::on_peer_gone(std::uint16_t code, std::string_view reason, bool 
   }
   msg_ready_.notify_all();
   writable_.notify_all();
+  if (transport_error) {
+    mark_ended();
+  }
 }
 
 Task<Received> Connection::ws_receive() {
@@ -625,11 +632,25 @@ SendStatus Connection::ws_send(ws::Opcode opcode, std::string_view payload) {
     return SendStatus::peer_gone;
   }
   append_frame(opcode, payload);
+  note_out();
   schedule_flush();
   return SendStatus::queued;
 }
 
+void Connection::note_out() noexcept {
+  last_out_ns_.store(steady::now().time_since_epoch().count(), std::memory_order_relaxed);
+}
+
+// Discards data queued but not yet being written (the connection is about to be closed).
+void Connection::drop_pending() noexcept {
+  queued_bytes_ -= pending_.total;
+  pending_.clear();
+}
+
 SendStatus Connection::ws_send_shared(std::shared_ptr<const SharedFrame> frame) {
+  if (phase_ != Phase::websocket) {
+    return SendStatus::dropped;
+  }
   if (close_sent_) {
     return SendStatus::closed_by_us;
   }
@@ -637,6 +658,15 @@ SendStatus Connection::ws_send_shared(std::shared_ptr<const SharedFrame> frame) 
     return SendStatus::peer_gone;
   }
   const std::size_t size = frame->bytes.size();
+  if (queued_bytes_ + size > limits().max_send_queue) {
+    if (limits().slow_consumer_policy == Limits::SlowConsumerPolicy::close) {
+      // The client is being dropped: what it has not started to receive is not sent.
+      drop_pending();
+      fail(ws::close_code::policy_violation, "slow consumer");
+    }
+    return SendStatus::dropped;
+  }
+  note_out();
   pending_.segments.push_back(Segment{0, size, std::move(frame)});
   pending_.total += size;
   queued_bytes_ += size;
@@ -722,7 +752,7 @@ void Connection::after_close_flushed() {
 }
 
 bool Connection::ws_close(std::uint16_t code, std::string_view reason) {
-  if (close_sent_ || finished_) {
+  if (close_sent_ || finished_ || phase_ != Phase::websocket) {
     return false;
   }
   close_sent_ = true;
@@ -741,6 +771,7 @@ bool Connection::ws_close(std::uint16_t code, std::string_view reason) {
     schedule_flush();
   }
   arm_ws_watchdog();
+  mark_ended();
   return true;
 }
 
@@ -784,6 +815,49 @@ void Connection::finish() noexcept {
   slot_free_.notify_all();
   writable_.notify_all();
   closed_.notify_all();
+  mark_ended();
+  auto callbacks = std::move(finish_callbacks_);
+  finish_callbacks_.clear();
+  for (auto& cb : callbacks) {
+    try {
+      cb();
+    } catch (...) {
+      log_exception(std::current_exception(), "connection finish callback");
+    }
+  }
+}
+
+void Connection::on_finish(std::function<void()> callback) {
+  if (finished_) {
+    callback();
+    return;
+  }
+  finish_callbacks_.push_back(std::move(callback));
+}
+
+void Connection::mark_ended() noexcept {
+  open_.store(false, std::memory_order_release);
+  if (end_notified_) {
+    return;
+  }
+  end_notified_ = true;
+  auto callbacks = std::move(end_callbacks_);
+  end_callbacks_.clear();
+  for (auto& cb : callbacks) {
+    try {
+      cb();
+    } catch (...) {
+      log_exception(std::current_exception(), "connection end callback");
+    }
+  }
+}
+
+void Connection::on_end(std::function<void()> callback) {
+  if (end_notified_) {
+    callback();
+    return;
+  }
+  end_callbacks_.push_back(std::move(callback));
 }
 
 // ================================================================================================

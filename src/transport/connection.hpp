@@ -17,7 +17,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -52,6 +54,7 @@ enum class SendStatus : std::uint8_t {
   queued,        ///< queued for writing
   closed_by_us,  ///< we already sent a close frame
   peer_gone,     ///< the peer closed or the TCP connection failed
+  dropped,       ///< not queued: not a WebSocket yet, or over max_send_queue (slow consumer)
 };
 
 /// Outcome of waiting for a WebSocket message.
@@ -92,7 +95,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Task<Received> ws_receive();
   /// Queues a data frame (text or binary), copying the payload.
   SendStatus ws_send(ws::Opcode opcode, std::string_view payload);
-  /// Queues a frame encoded once for many connections.
+  /// Queues a frame encoded once for many connections. Over `max_send_queue` the slow-consumer
+  /// policy applies (close 1008, or drop this frame) and `dropped` is returned.
   SendStatus ws_send_shared(std::shared_ptr<const SharedFrame> frame);
   /// Waits while more than `send_buffer_high_water` bytes are queued and the peer is still there.
   Task<> ws_wait_writable();
@@ -123,6 +127,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
   [[nodiscard]] std::size_t ws_queued_bytes() const noexcept { return queued_bytes_; }
   [[nodiscard]] bool is_websocket() const noexcept { return phase_ == Phase::websocket; }
+  /// Thread-safe: the WebSocket is open (accepted, no close frame sent or received, not ended).
+  [[nodiscard]] bool ws_is_open() const noexcept { return open_.load(std::memory_order_acquire); }
+  /// Thread-safe: steady-clock time (ns) of the last data message received / queued for sending.
+  [[nodiscard]] std::int64_t last_message_in_ns() const noexcept { return last_in_ns_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::int64_t last_message_out_ns() const noexcept {
+    return last_out_ns_.load(std::memory_order_relaxed);
+  }
+  /// Runs `callback` on the connection's thread as soon as the WebSocket stops being open (a close
+  /// frame sent or received, a failure, or the end of the connection), at once if it already
+  /// has. Callbacks run once, outside any lock of the connection.
+  void on_end(std::function<void()> callback);
+  /// Runs `callback` on the connection's thread once the TCP connection is closed (at once if it
+  /// already is).
+  void on_finish(std::function<void()> callback);
 
   /// Server shutdown: close an idle HTTP connection, finish an in-flight request without
   /// keep-alive, close a WebSocket with 1001.
@@ -165,6 +183,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void process_input();
   void on_control(ws::Opcode opcode, std::string_view payload);
   void fail(std::uint16_t code, std::string_view reason);
+  void drop_pending() noexcept;
+  void mark_ended() noexcept;
+  void note_out() noexcept;
   void on_peer_gone(std::uint16_t code, std::string_view reason, bool transport_error);
   bool ensure_read_space(std::size_t want = 4096);
   void release_read_buffer() noexcept;
@@ -242,6 +263,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool writing_ = false;
   bool flush_scheduled_ = false;
   Event writable_;
+
+  // Shared with other threads (channels, groups)
+  std::atomic<bool> open_{false};
+  std::atomic<std::int64_t> last_in_ns_{0};
+  std::atomic<std::int64_t> last_out_ns_{0};
+  std::vector<std::function<void()>> end_callbacks_;
+  std::vector<std::function<void()>> finish_callbacks_;
+  bool end_notified_ = false;
 
   // Liveness
   std::chrono::steady_clock::time_point last_activity_{};

@@ -1,0 +1,361 @@
+#pragma once
+/// @file
+/// Channels and groups (Nexios' `Channel` and `ChannelBox`).
+///
+/// A `Channel` wraps a WebSocket with a payload type (JSON, text or bytes), an id, metadata and an
+/// optional time to live. `ChannelBox` organizes channels into named groups, sends to a whole group
+/// at once (encoding each message once, never waiting on a slow member), keeps a bounded history per
+/// group, and reaches any live channel by id.
+///
+/// @code
+/// nx::Channel channel(ws, nx::PayloadTypeEnum::JSON, 3600);          // expires after 1 h idle
+/// nx::ChannelBox::add_channel_to_group(channel, "chat_room_1");
+/// boost::json::object msg; msg["type"] = "message";
+/// auto report = co_await nx::ChannelBox::group_send("chat_room_1", msg, true);
+/// for (const auto& entry : nx::ChannelBox::show_history("chat_room_1")) { ... }
+/// @endcode
+
+#include <nexios/task.hpp>
+#include <nexios/websocket.hpp>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nexios {
+
+namespace detail {
+struct ChannelImpl;
+std::size_t close_channels_of(const void* server, std::uint16_t code, std::string_view reason);
+}  // namespace detail
+class PayloadType;
+class Channel;
+namespace detail {
+Channel make_consumer_channel(WebSocket ws, PayloadType type, std::chrono::milliseconds expires);
+}  // namespace detail
+
+// =================================================================================================
+// Payloads
+// =================================================================================================
+
+/// The payload types of the seeds: `PayloadTypeEnum::JSON`, `TEXT`, `BYTES`.
+enum class PayloadTypeEnum { JSON, TEXT, BYTES };
+
+/// A payload type given as the enum or as its name ("json", "text", "bytes").
+class PayloadType {
+ public:
+  PayloadType(PayloadTypeEnum value) noexcept : value_(value) {}  // NOLINT(google-explicit-constructor)
+  /// Throws std::invalid_argument for any other name.
+  PayloadType(std::string_view name);  // NOLINT(google-explicit-constructor)
+  PayloadType(const char* name) : PayloadType(std::string_view(name)) {}  // NOLINT(google-explicit-constructor)
+  [[nodiscard]] PayloadTypeEnum value() const noexcept { return value_; }
+  /// "json", "text" or "bytes".
+  [[nodiscard]] std::string_view name() const noexcept;
+  friend bool operator==(PayloadType a, PayloadType b) noexcept { return a.value_ == b.value_; }
+
+ private:
+  PayloadTypeEnum value_;
+};
+
+/// A message to send or one that was received: JSON, text or bytes.
+///
+/// How it goes on the wire depends on the channel that sends it:
+/// | payload \ channel | JSON channel          | TEXT channel        | BYTES channel        |
+/// |-------------------|-----------------------|---------------------|----------------------|
+/// | JSON              | compact JSON, text    | compact JSON, text  | compact JSON, binary |
+/// | text              | a JSON string, text   | the text, text      | the text, binary     |
+/// | bytes             | binary                | binary              | binary               |
+///
+/// @code
+/// boost::json::object o; o["type"] = "alert";
+/// nx::Payload a = o;                          // JSON
+/// nx::Payload b = "hello";                    // text
+/// nx::Payload c = nx::Payload::bytes(data);   // bytes
+/// @endcode
+class Payload {
+ public:
+  enum class Kind : std::uint8_t { json, text, bytes };
+
+  Payload() : Payload(boost::json::value()) {}
+  Payload(boost::json::value v) : kind_(Kind::json), json_(std::move(v)) {}  // NOLINT
+  Payload(boost::json::object o) : Payload(boost::json::value(std::move(o))) {}  // NOLINT
+  Payload(boost::json::array a) : Payload(boost::json::value(std::move(a))) {}  // NOLINT
+  Payload(std::string text) : kind_(Kind::text), data_(std::move(text)) {}  // NOLINT
+  Payload(std::string_view text) : Payload(std::string(text)) {}  // NOLINT
+  Payload(const char* text) : Payload(std::string(text)) {}  // NOLINT
+  /// A binary payload.
+  static Payload bytes(std::string data) {
+    Payload p{std::move(data)};
+    p.kind_ = Kind::bytes;
+    return p;
+  }
+
+  [[nodiscard]] Kind kind() const noexcept { return kind_; }
+  [[nodiscard]] bool is_json() const noexcept { return kind_ == Kind::json; }
+  [[nodiscard]] bool is_text() const noexcept { return kind_ == Kind::text; }
+  [[nodiscard]] bool is_bytes() const noexcept { return kind_ == Kind::bytes; }
+  /// The JSON value; throws std::logic_error if this is not a JSON payload.
+  [[nodiscard]] const boost::json::value& json() const;
+  [[nodiscard]] boost::json::value& json();
+  /// The text (or the bytes); throws std::logic_error for a JSON payload.
+  [[nodiscard]] const std::string& text() const;
+  [[nodiscard]] const std::string& data() const { return text(); }
+  /// Shorthand for `json().at(key)` on a JSON object.
+  [[nodiscard]] const boost::json::value& at(std::string_view key) const { return json().at(key); }
+  /// The payload as it goes on the wire for a JSON channel (compact JSON) or as raw text/bytes.
+  [[nodiscard]] std::string serialize() const;
+  /// The size of `serialize()` in bytes.
+  [[nodiscard]] std::size_t size() const;
+
+  friend bool operator==(const Payload& a, const Payload& b) noexcept;
+
+ private:
+  Kind kind_;
+  boost::json::value json_;
+  std::string data_;
+};
+
+// =================================================================================================
+// Channel
+// =================================================================================================
+
+/// A WebSocket with a payload type, an id, metadata and an optional time to live.
+///
+/// `expires` is a time to live measured from the channel's last activity: a message received or
+/// sent on its WebSocket, or `touch()`. Zero means it never expires. An expired channel is found by
+/// a timer, removed from every group and closed with 1001 "channel expired".
+///
+/// A Channel is a cheap handle: copies refer to the same channel. Groups keep a channel only
+/// while its connection is open; when the connection ends, however it ends, the channel leaves
+/// every group. `send`/`receive`/`close`/`metadata` must be used on the connection's thread; the
+/// id, times and `is_active()` may be read from any thread.
+class Channel {
+ public:
+  /// `expires` in whole seconds (0: never).
+  Channel(WebSocket websocket, PayloadType payload_type = PayloadTypeEnum::JSON, std::int64_t expires = 0,
+          boost::json::object metadata = {});
+  /// `expires` as a duration (zero: never).
+  Channel(WebSocket websocket, PayloadType payload_type, std::chrono::milliseconds expires,
+          boost::json::object metadata = {});
+
+  /// A random UUID4, e.g. "1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b".
+  [[nodiscard]] const std::string& id() const noexcept;
+  /// Same as id() (the seeds' `channel.uuid`).
+  [[nodiscard]] const std::string& uuid() const noexcept { return id(); }
+  /// When the channel was created.
+  [[nodiscard]] std::chrono::system_clock::time_point created() const noexcept;
+  /// The moment it will expire if nothing happens before (none if it never expires).
+  [[nodiscard]] std::optional<std::chrono::system_clock::time_point> expires() const noexcept;
+  /// The time to live (zero: never expires).
+  [[nodiscard]] std::chrono::milliseconds ttl() const noexcept;
+  /// True while the connection is open (accepted, and no side has closed it).
+  [[nodiscard]] bool is_active() const noexcept;
+  /// True if the channel has been idle for longer than its time to live (at `now`).
+  [[nodiscard]] bool is_expired() const noexcept;
+  [[nodiscard]] bool is_expired(std::chrono::steady_clock::time_point now) const noexcept;
+  /// Marks activity now, pushing the expiry back.
+  void touch() noexcept;
+  [[nodiscard]] PayloadType payload_type() const noexcept;
+  /// Free-form data about the channel (a JSON object the handler may change).
+  [[nodiscard]] boost::json::object& metadata() const noexcept;
+  [[nodiscard]] WebSocket& websocket() const noexcept;
+
+  /// Sends `payload` serialized by the channel's payload type (see Payload).
+  Task<> send(Payload payload) const;
+  Task<> send_text(std::string_view text) const;
+  Task<> send_bytes(std::string_view data) const;
+  /// The next message, deserialized by the payload type: JSON channels parse JSON (text or binary
+  /// frames; invalid JSON throws JsonDecodeError), TEXT channels return text, BYTES channels bytes.
+  Task<Payload> receive() const;
+  Task<std::string> receive_text() const;
+  Task<std::string> receive_bytes() const;
+  /// Closes the WebSocket (see WebSocket::close).
+  Task<> close(std::uint16_t code = 1000, std::string_view reason = {}) const;
+
+  friend bool operator==(const Channel& a, const Channel& b) noexcept { return a.impl_ == b.impl_; }
+  [[nodiscard]] const std::shared_ptr<detail::ChannelImpl>& impl() const noexcept { return impl_; }
+  explicit Channel(std::shared_ptr<detail::ChannelImpl> impl) noexcept : impl_(std::move(impl)) {}
+
+ private:
+  std::shared_ptr<detail::ChannelImpl> impl_;
+};
+
+// =================================================================================================
+// ChannelBox
+// =================================================================================================
+
+/// add_channel_to_group: whether the group was created by this call.
+enum class ChannelAddStatusEnum {
+  CHANNEL_ADDED,   ///< the group did not exist: it was created with this channel
+  CHANNEL_EXIST,   ///< the group existed: the channel is now a member (added, or already one)
+  CHANNEL_CLOSED,  ///< the channel's connection has ended: it was not added
+};
+
+/// remove_channel_from_group outcomes (never "nothing").
+enum class ChannelRemoveStatusEnum {
+  CHANNEL_REMOVED,         ///< removed; other members remain
+  CHANNEL_DOES_NOT_EXIST,  ///< the group exists but the channel is not a member
+  GROUP_REMOVED,           ///< it was the last member: the group is gone
+  GROUP_DOES_NOT_EXIST,    ///< no such group
+};
+
+enum class GroupSendStatusEnum {
+  GROUP_SEND,     ///< the group exists (see the report for how many got it)
+  NO_SUCH_GROUP,  ///< no such group: nothing was sent or saved
+};
+
+std::string_view to_string(ChannelAddStatusEnum s) noexcept;
+std::string_view to_string(ChannelRemoveStatusEnum s) noexcept;
+std::string_view to_string(GroupSendStatusEnum s) noexcept;
+
+/// What group_send did.
+struct GroupSendResult {
+  GroupSendStatusEnum status = GroupSendStatusEnum::NO_SUCH_GROUP;
+  /// Members whose connection took the message (queued for writing).
+  std::size_t delivered = 0;
+  /// Members that did not get it: their connection was closing, or their queue was full (see
+  /// Limits::max_send_queue and Limits::slow_consumer_policy).
+  std::size_t dropped = 0;
+  /// The history offset of the message, when it was saved.
+  std::optional<std::uint64_t> history_offset;
+
+  friend bool operator==(const GroupSendResult& r, GroupSendStatusEnum s) noexcept { return r.status == s; }
+};
+
+/// One saved group message (the seeds' `ChannelMessageDC`).
+struct ChannelMessage {
+  Payload payload;
+  /// A random UUID4 of its own.
+  std::string id;
+  /// When it was saved.
+  std::chrono::system_clock::time_point timestamp;
+  /// Increases by one for each message saved to the group (starting at 1).
+  std::uint64_t offset = 0;
+  /// Bytes counted against the history caps (the serialized payload).
+  std::size_t size = 0;
+  [[nodiscard]] const std::string& uuid() const noexcept { return id; }
+  [[nodiscard]] std::chrono::system_clock::time_point created() const noexcept { return timestamp; }
+};
+
+/// Bounds on saved history. When a new message goes over a bound, the oldest messages go first.
+struct HistoryLimits {
+  /// Per group, bytes of payload (CHANNEL_BOX_HISTORY_SIZE, default 1 MiB). A single message
+  /// larger than this is not saved.
+  std::size_t max_bytes = 1024 * 1024;
+  /// Per group, number of messages (0: no count limit).
+  std::size_t max_count = 0;
+  /// All groups together, bytes of payload; the least recently written groups lose their
+  /// oldest messages first.
+  std::size_t max_total_bytes = 64 * 1024 * 1024;
+
+  /// The defaults, with max_bytes from CHANNEL_BOX_HISTORY_SIZE when set (a positive integer;
+  /// anything else throws std::invalid_argument).
+  static HistoryLimits from_environment();
+};
+
+/// A registry of groups. `ChannelBox` is the process-wide one; make your own for isolated tests.
+///
+/// Thread safety: every member function may be called from any thread. Group membership and
+/// history are guarded by one mutex that is never held while user code runs or while anything is
+/// written to a socket.
+class ChannelRegistry {
+ public:
+  explicit ChannelRegistry(HistoryLimits limits = HistoryLimits::from_environment());
+  ~ChannelRegistry();
+  ChannelRegistry(const ChannelRegistry&) = delete;
+  ChannelRegistry& operator=(const ChannelRegistry&) = delete;
+
+  /// The process-wide registry behind ChannelBox.
+  static ChannelRegistry& global();
+
+  /// Adds `channel` to `group` (created when new). Never adds it twice.
+  ChannelAddStatusEnum add_channel_to_group(const Channel& channel, std::string_view group = "default");
+  ChannelRemoveStatusEnum remove_channel_from_group(const Channel& channel, std::string_view group = "default");
+
+  /// Sends `payload` to every member of `group`, serialized once per payload type. Never waits on
+  /// a member: each member's connection queues the frame (or refuses it: see GroupSendResult).
+  /// Members joining or leaving meanwhile do not disturb it (it sends to the members at the time
+  /// of the call). With `save_history` the message is saved first (when the group exists).
+  Task<GroupSendResult> group_send(std::string_view group, Payload payload, bool save_history = false);
+
+  /// The saved messages of `group`, oldest first (empty for an unknown group).
+  [[nodiscard]] std::vector<ChannelMessage> show_history(std::string_view group) const;
+  /// Every group's saved messages.
+  [[nodiscard]] std::map<std::string, std::vector<ChannelMessage>> show_history() const;
+  /// Forgets all saved messages.
+  void flush_history();
+  /// Forgets the saved messages of one group.
+  void flush_history(std::string_view group);
+
+  /// A snapshot: group → its members, in joining order.
+  [[nodiscard]] std::map<std::string, std::vector<Channel>> show_groups() const;
+  /// A snapshot of one group's members (empty if none).
+  [[nodiscard]] std::vector<Channel> group(std::string_view group) const;
+  /// Number of members of `group`.
+  [[nodiscard]] std::size_t group_size(std::string_view group) const;
+
+  /// Sends to one live channel by id, grouped or not (serialized by its payload type). Returns
+  /// true if its connection took the message.
+  Task<bool> send_to(std::string_view channel_id, Payload payload);
+  /// Closes every live channel known to this registry (for the process-wide one: every channel).
+  /// Returns how many were asked to close. Also run when the app shuts down.
+  std::size_t close_all_connections(std::uint16_t code = 1000, std::string_view reason = {});
+  /// Finds expired channels now (a timer does this on its own), removes them from every group and
+  /// closes them with 1001. Returns how many.
+  std::size_t clean_expired();
+  std::size_t clean_expired(std::chrono::steady_clock::time_point now);
+
+  void set_history_limits(HistoryLimits limits);
+  [[nodiscard]] HistoryLimits history_limits() const;
+
+  struct Impl;
+
+ private:
+  friend class Channel;
+  friend std::size_t detail::close_channels_of(const void*, std::uint16_t, std::string_view);
+  friend Channel detail::make_consumer_channel(WebSocket, PayloadType, std::chrono::milliseconds);
+  std::unique_ptr<Impl> impl_;
+};
+
+/// The process-wide ChannelBox, used through static calls as in the seeds:
+/// `nx::ChannelBox::group_send("room", payload, true)`.
+class ChannelBox {
+ public:
+  ChannelBox() = delete;
+  static ChannelRegistry& registry() { return ChannelRegistry::global(); }
+
+  static ChannelAddStatusEnum add_channel_to_group(const Channel& channel, std::string_view group = "default") {
+    return registry().add_channel_to_group(channel, group);
+  }
+  static ChannelRemoveStatusEnum remove_channel_from_group(const Channel& channel,
+                                                           std::string_view group = "default") {
+    return registry().remove_channel_from_group(channel, group);
+  }
+  static Task<GroupSendResult> group_send(std::string_view group, Payload payload, bool save_history = false) {
+    return registry().group_send(group, std::move(payload), save_history);
+  }
+  static std::vector<ChannelMessage> show_history(std::string_view group) { return registry().show_history(group); }
+  static std::map<std::string, std::vector<ChannelMessage>> show_history() { return registry().show_history(); }
+  static void flush_history() { registry().flush_history(); }
+  static std::map<std::string, std::vector<Channel>> show_groups() { return registry().show_groups(); }
+  static std::vector<Channel> group(std::string_view group) { return registry().group(group); }
+  static Task<bool> send_to(std::string_view channel_id, Payload payload) {
+    return registry().send_to(channel_id, std::move(payload));
+  }
+  static std::size_t close_all_connections(std::uint16_t code = 1000, std::string_view reason = {}) {
+    return registry().close_all_connections(code, reason);
+  }
+  static std::size_t clean_expired() { return registry().clean_expired(); }
+};
+
+}  // namespace nexios

@@ -1,0 +1,554 @@
+// Channel and ChannelBox (ChannelRegistry), driven through real WebSocket connections.
+
+#include "support/test_client.hpp"
+#include "support/test_server.hpp"
+
+#include <nexios/nexios.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace nx = nexios;
+using nx::test::Mailbox;
+using nx::test::Served;
+using nx::test::TestClient;
+using nx::ws::Opcode;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Runs a coroutine on its own io_context in this thread and returns its result: how a test (or
+// any thread outside the server) drives the ChannelBox API.
+template <class T>
+T run(nx::Task<T> task) {
+  boost::asio::io_context io;
+  auto fut = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
+  io.run();
+  return fut.get();
+}
+
+// A server whose /join/{group} handler makes a channel of the requested type, joins `group` in
+// `registry`, reports the channel to the test, then waits for the peer to leave.
+struct GroupServer {
+  explicit GroupServer(nx::ChannelRegistry& r, std::size_t threads = 1) : registry(r) {
+    app.ws_route("/join/{group}", [this](nx::WebSocket ws) -> nx::Task<> {
+      co_await ws.accept();
+      const std::string type(ws.query_params().get_or("type", "json"));
+      const auto ttl = std::chrono::milliseconds(std::stoll(std::string(ws.query_params().get_or("ttl_ms", "0"))));
+      nx::Channel channel(ws, nx::PayloadType(type), ttl);
+      const auto status = registry.add_channel_to_group(channel, ws.path_params().at("group"));
+      joined.put({channel, status});
+      try {
+        for (;;) {
+          co_await ws.receive_text();
+        }
+      } catch (const nx::WebSocketDisconnect&) {
+      }
+    });
+    app.ws_route("/plain", [this](nx::WebSocket ws) -> nx::Task<> {
+      co_await ws.accept();
+      nx::Channel channel(ws, nx::PayloadTypeEnum::TEXT);
+      joined.put({channel, nx::ChannelAddStatusEnum::CHANNEL_EXIST});
+      try {
+        for (;;) {
+          co_await ws.receive_text();
+        }
+      } catch (const nx::WebSocketDisconnect&) {
+      }
+    });
+    served.emplace(app, threads);
+  }
+
+  struct Joined {
+    nx::Channel channel;
+    nx::ChannelAddStatusEnum status;
+  };
+
+  /// Connects a client to group `g`; returns it with the server-side channel.
+  std::pair<std::unique_ptr<TestClient>, Joined> join(const std::string& g, const std::string& query = "") {
+    auto c = std::make_unique<TestClient>(served->port());
+    const auto r = c->handshake("/join/" + g + (query.empty() ? "" : "?" + query));
+    if (r.status != 101) {
+      throw std::runtime_error("join failed: " + std::to_string(r.status));
+    }
+    return {std::move(c), joined.take()};
+  }
+
+  nx::ChannelRegistry& registry;
+  nx::App app;
+  Mailbox<Joined> joined;
+  std::optional<Served> served;
+};
+
+boost::json::object msg(std::string text) {
+  boost::json::object o;
+  o["m"] = std::move(text);
+  return o;
+}
+
+}  // namespace
+
+TEST(Channel, PropertiesAndPayloadTypes) {
+  nx::ChannelRegistry registry;
+  GroupServer server(registry);
+  auto [client, j] = server.join("props", "ttl_ms=60000");
+  const nx::Channel& ch = j.channel;
+  EXPECT_EQ(ch.id().size(), 36u);
+  EXPECT_EQ(ch.id()[14], '4');  // UUID version 4
+  EXPECT_EQ(ch.uuid(), ch.id());
+  EXPECT_TRUE(ch.is_active());
+  EXPECT_EQ(ch.payload_type(), nx::PayloadTypeEnum::JSON);
+  EXPECT_EQ(ch.ttl(), 60000ms);
+  ASSERT_TRUE(ch.expires().has_value());
+  EXPECT_GT(*ch.expires(), std::chrono::system_clock::now() + 59s);
+  EXPECT_LE(ch.created(), std::chrono::system_clock::now());
+  EXPECT_FALSE(ch.is_expired());
+  // A controllable clock: the channel expires when it has been idle for its TTL.
+  EXPECT_FALSE(ch.is_expired(std::chrono::steady_clock::now() + 59s));
+  EXPECT_TRUE(ch.is_expired(std::chrono::steady_clock::now() + 61s));
+  EXPECT_EQ(nx::PayloadType("text"), nx::PayloadTypeEnum::TEXT);
+  EXPECT_EQ(nx::PayloadType("bytes").name(), "bytes");
+  EXPECT_THROW(nx::PayloadType("binary"), std::invalid_argument);
+  client->close_handshake();
+}
+
+TEST(ChannelBox, AddAndRemoveStatuses) {
+  nx::ChannelRegistry registry;
+  GroupServer server(registry);
+  auto [a, ja] = server.join("g");
+  auto [b, jb] = server.join("g");
+  EXPECT_EQ(ja.status, nx::ChannelAddStatusEnum::CHANNEL_ADDED);
+  EXPECT_EQ(jb.status, nx::ChannelAddStatusEnum::CHANNEL_EXIST);
+  // No duplicates.
+  EXPECT_EQ(registry.add_channel_to_group(ja.channel, "g"), nx::ChannelAddStatusEnum::CHANNEL_EXIST);
+  EXPECT_EQ(registry.group("g").size(), 2u);
+  EXPECT_EQ(registry.group("g")[0], ja.channel);  // joining order
+  EXPECT_EQ(registry.remove_channel_from_group(ja.channel, "nope"), nx::ChannelRemoveStatusEnum::GROUP_DOES_NOT_EXIST);
+  EXPECT_EQ(registry.remove_channel_from_group(ja.channel, "g"), nx::ChannelRemoveStatusEnum::CHANNEL_REMOVED);
+  EXPECT_EQ(registry.remove_channel_from_group(ja.channel, "g"), nx::ChannelRemoveStatusEnum::CHANNEL_DOES_NOT_EXIST);
+  EXPECT_EQ(registry.remove_channel_from_group(jb.channel, "g"), nx::ChannelRemoveStatusEnum::GROUP_REMOVED);
+  EXPECT_TRUE(registry.group("g").empty());
+  EXPECT_EQ(registry.show_groups().count("g"), 0u);
+  EXPECT_THROW(registry.add_channel_to_group(ja.channel, ""), std::invalid_argument);
+  a->close_handshake();
+  b->close_handshake();
+}
+
+TEST(ChannelBox, GroupSendReachesEveryMemberInTheirPayloadType) {
+  nx::ChannelRegistry registry;
+  GroupServer server(registry);
+  auto [cj, jj] = server.join("mix", "type=json");
+  auto [ct, jt] = server.join("mix", "type=text");
+  auto [cb, jb] = server.join("mix", "type=bytes");
+
+  auto r = run(registry.group_send("mix", msg("é")));
+  EXPECT_EQ(r, nx::GroupSendStatusEnum::GROUP_SEND);
+  EXPECT_EQ(r.delivered, 3u);
+  EXPECT_EQ(r.dropped, 0u);
+  EXPECT_EQ(cj->read_text(), R"({"m":"é"})");
+  EXPECT_EQ(ct->read_text(), R"({"m":"é"})");
+  auto f = cb->read_message();
+  EXPECT_EQ(f.opcode, Opcode::binary);
+  EXPECT_EQ(f.payload, R"({"m":"é"})");
+
+  // Text: a JSON string for JSON channels, the text itself for the others.
+  r = run(registry.group_send("mix", nx::Payload("hi")));
+  EXPECT_EQ(cj->read_text(), R"("hi")");
+  EXPECT_EQ(ct->read_text(), "hi");
+  EXPECT_EQ(cb->read_message().payload, "hi");
+  // Bytes: binary for everyone.
+  r = run(registry.group_send("mix", nx::Payload::bytes(std::string("\x00\xff", 2))));
+  for (auto* c : {cj.get(), ct.get(), cb.get()}) {
+    auto m = c->read_message();
+    EXPECT_EQ(m.opcode, Opcode::binary);
+    EXPECT_EQ(m.payload, std::string("\x00\xff", 2));
+  }
+  EXPECT_THROW(run(registry.group_send("mix", nx::Payload("\xff"))), std::invalid_argument);
+
+  auto none = run(registry.group_send("nobody-here", msg("x"), true));
+  EXPECT_EQ(none, nx::GroupSendStatusEnum::NO_SUCH_GROUP);
+  EXPECT_TRUE(registry.show_history("nobody-here").empty());
+  for (auto* c : {cj.get(), ct.get(), cb.get()}) {
+    c->close_handshake();
+  }
+}
+
+TEST(ChannelBox, HistoryOrderOffsetsAndCaps) {
+  nx::ChannelRegistry registry;
+  registry.set_history_limits({.max_bytes = 100, .max_count = 0, .max_total_bytes = 1000});
+  GroupServer server(registry);
+  auto [c, j] = server.join("h");
+  std::set<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    auto r = run(registry.group_send("h", nx::Payload(std::string(10, static_cast<char>('a' + i))), true));
+    ASSERT_TRUE(r.history_offset.has_value());
+    EXPECT_EQ(*r.history_offset, static_cast<std::uint64_t>(i + 1));
+  }
+  auto h = registry.show_history("h");
+  ASSERT_EQ(h.size(), 5u);
+  for (std::size_t i = 0; i < h.size(); ++i) {
+    EXPECT_EQ(h[i].offset, i + 1);
+    EXPECT_EQ(h[i].payload.text(), std::string(10, static_cast<char>('a' + i)));
+    EXPECT_EQ(h[i].size, 10u);
+    ids.insert(h[i].id);
+    if (i > 0) {
+      EXPECT_GE(h[i].timestamp, h[i - 1].timestamp);
+    }
+  }
+  EXPECT_EQ(ids.size(), 5u);  // every entry has its own id
+  // 100 bytes exactly fit; one more byte drops the oldest.
+  for (int i = 0; i < 5; ++i) {
+    run(registry.group_send("h", nx::Payload(std::string(10, 'z')), true));
+  }
+  EXPECT_EQ(registry.show_history("h").size(), 10u);  // 100 bytes
+  run(registry.group_send("h", nx::Payload(std::string(1, 'y')), true));
+  h = registry.show_history("h");
+  EXPECT_EQ(h.size(), 10u);
+  EXPECT_EQ(h.front().offset, 2u);  // offset 1 went
+  EXPECT_EQ(h.back().payload.text(), "y");
+  // A single message over the cap is not saved.
+  auto big = run(registry.group_send("h", nx::Payload(std::string(101, 'b')), true));
+  EXPECT_FALSE(big.history_offset.has_value());
+  // The count cap.
+  registry.set_history_limits({.max_bytes = 100, .max_count = 3, .max_total_bytes = 1000});
+  EXPECT_EQ(registry.show_history("h").size(), 3u);
+  // Unknown group: empty. All groups: a map.
+  EXPECT_TRUE(registry.show_history("unknown").empty());
+  EXPECT_EQ(registry.show_history().size(), 1u);
+  registry.flush_history();
+  EXPECT_TRUE(registry.show_history("h").empty());
+  c->close_handshake();
+}
+
+TEST(ChannelBox, TotalHistoryCapEvictsLeastRecentlyWrittenGroupsFirst) {
+  nx::ChannelRegistry registry;
+  registry.set_history_limits({.max_bytes = 100, .max_count = 0, .max_total_bytes = 50});
+  GroupServer server(registry);
+  auto [a, ja] = server.join("old");
+  auto [b, jb] = server.join("new");
+  for (int i = 0; i < 3; ++i) {
+    run(registry.group_send("old", nx::Payload(std::string(10, 'o')), true));
+  }
+  for (int i = 0; i < 3; ++i) {
+    run(registry.group_send("new", nx::Payload(std::string(10, 'n')), true));
+  }
+  // 60 bytes > 50: the oldest message of the least recently written group went.
+  EXPECT_EQ(registry.show_history("old").size(), 2u);
+  EXPECT_EQ(registry.show_history("new").size(), 3u);
+  a->close_handshake();
+  b->close_handshake();
+}
+
+TEST(ChannelBox, HistoryLimitFromTheEnvironment) {
+  ::setenv("CHANNEL_BOX_HISTORY_SIZE", "2048", 1);
+  EXPECT_EQ(nx::HistoryLimits::from_environment().max_bytes, 2048u);
+  ::setenv("CHANNEL_BOX_HISTORY_SIZE", "12abc", 1);
+  EXPECT_THROW(nx::HistoryLimits::from_environment(), std::invalid_argument);
+  ::setenv("CHANNEL_BOX_HISTORY_SIZE", "0", 1);
+  EXPECT_THROW(nx::HistoryLimits::from_environment(), std::invalid_argument);
+  ::unsetenv("CHANNEL_BOX_HISTORY_SIZE");
+  EXPECT_EQ(nx::HistoryLimits::from_environment().max_bytes, 1024u * 1024);
+}
+
+TEST(ChannelBox, MembersLeaveEveryGroupWhenTheirConnectionEnds) {
+  nx::ChannelRegistry registry;
+  GroupServer server(registry);
+  auto [a, ja] = server.join("x");
+  auto [b, jb] = server.join("x");
+  EXPECT_EQ(registry.add_channel_to_group(ja.channel, "y"), nx::ChannelAddStatusEnum::CHANNEL_ADDED);
+  EXPECT_EQ(registry.group_size("x"), 2u);
+  // A clean close.
+  a->close_handshake();
+  // An abrupt TCP drop.
+  b.reset();
+  // Wait for the server to notice (an event: the group empties), bounded.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while ((registry.group_size("x") != 0 || registry.group_size("y") != 0) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(registry.group_size("x"), 0u);
+  EXPECT_EQ(registry.group_size("y"), 0u);
+  EXPECT_FALSE(ja.channel.is_active());
+  EXPECT_EQ(registry.add_channel_to_group(ja.channel, "x"), nx::ChannelAddStatusEnum::CHANNEL_CLOSED);
+  auto r = run(registry.group_send("x", msg("anyone?")));
+  EXPECT_EQ(r, nx::GroupSendStatusEnum::NO_SUCH_GROUP);
+}
+
+TEST(ChannelBox, ExpiredChannelsAreClosedBy1001AndLeaveTheirGroups) {
+  nx::ChannelRegistry registry;
+  GroupServer server(registry);
+  auto [c, j] = server.join("ttl", "ttl_ms=200");
+  EXPECT_EQ(registry.group_size("ttl"), 1u);
+  // No activity: the channel's timer closes it.
+  auto close = c->read_close();
+  EXPECT_EQ(close.code, 1001);
+  EXPECT_EQ(close.reason, "channel expired");
+  EXPECT_EQ(registry.group_size("ttl"), 0u);
+  c->send_close(1001);
+  EXPECT_TRUE(c->wait_closed());
+}
+
+TEST(ChannelBox, ActivityKeepsAChannelAlive) {
+  nx::ChannelRegistry registry;
+  GroupServer server(registry);
+  auto [c, j] = server.join("alive", "ttl_ms=300");
+  // Messages keep flowing for three times the TTL: the channel stays.
+  const auto until = std::chrono::steady_clock::now() + 900ms;
+  int i = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    auto r = run(registry.group_send("alive", msg(std::to_string(i))));
+    ASSERT_EQ(r.delivered, 1u);
+    ASSERT_EQ(c->read_text(), boost::json::serialize(boost::json::value(msg(std::to_string(i)))));
+    c->send_text("ping");  // a message in counts too
+    ++i;
+  }
+  EXPECT_TRUE(j.channel.is_active());
+  EXPECT_EQ(registry.group_size("alive"), 1u);
+  EXPECT_EQ(registry.clean_expired(), 0u);
+  // With a clock 1 s ahead it counts as expired, and clean_expired closes it.
+  EXPECT_EQ(registry.clean_expired(std::chrono::steady_clock::now() + 1s), 1u);
+  EXPECT_EQ(c->read_close().code, 1001);
+}
+
+TEST(ChannelBox, SendToReachesAnyLiveChannelGroupedOrNot) {
+  nx::ChannelRegistry registry;
+  GroupServer server(registry);
+  TestClient plain(server.served->port());
+  ASSERT_EQ(plain.handshake("/plain").status, 101);
+  auto j = server.joined.take();
+  // The process-wide ChannelBox knows every channel.
+  EXPECT_TRUE(run(nx::ChannelBox::send_to(j.channel.id(), nx::Payload("direct"))));
+  EXPECT_EQ(plain.read_text(), "direct");
+  EXPECT_FALSE(run(nx::ChannelBox::send_to("no-such-id", nx::Payload("x"))));
+  plain.close_handshake();
+}
+
+TEST(ChannelBox, CloseAllConnections) {
+  nx::ChannelRegistry registry;
+  GroupServer server(registry);
+  auto [a, ja] = server.join("c1");
+  auto [b, jb] = server.join("c2");
+  EXPECT_EQ(registry.close_all_connections(4000, "maintenance"), 2u);
+  for (auto* c : {a.get(), b.get()}) {
+    auto close = c->read_close();
+    EXPECT_EQ(close.code, 4000);
+    EXPECT_EQ(close.reason, "maintenance");
+  }
+  EXPECT_TRUE(registry.show_groups().empty());
+}
+
+TEST(ChannelBox, ShowGroupsIsASnapshot) {
+  nx::ChannelRegistry registry;
+  GroupServer server(registry);
+  auto [a, ja] = server.join("s1");
+  auto [b, jb] = server.join("s2");
+  auto groups = registry.show_groups();
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups["s1"].front(), ja.channel);
+  EXPECT_EQ(groups["s2"].front(), jb.channel);
+  registry.remove_channel_from_group(ja.channel, "s1");
+  EXPECT_EQ(groups["s1"].size(), 1u);  // the snapshot did not change
+  a->close_handshake();
+  b->close_handshake();
+}
+
+namespace {
+// A server with a small max_send_queue for the slow-consumer tests.
+struct SlowServer {
+  SlowServer(nx::ChannelRegistry& registry, nx::Limits::SlowConsumerPolicy policy) {
+    app.limits.max_send_queue = 256 * 1024;
+    app.limits.slow_consumer_policy = policy;
+    app.ws_route("/join", [&registry, this](nx::WebSocket ws) -> nx::Task<> {
+      co_await ws.accept();
+      nx::Channel ch(ws, nx::PayloadTypeEnum::TEXT);
+      registry.add_channel_to_group(ch, "slow");
+      joined.put(ch.id());
+      try {
+        for (;;) {
+          co_await ws.receive_text();
+        }
+      } catch (const nx::WebSocketDisconnect& e) {
+        left.put(e.code);
+      }
+    });
+    served.emplace(app);
+  }
+  nx::App app;
+  Mailbox<std::string> joined;
+  Mailbox<int> left;
+  std::optional<Served> served;
+};
+}  // namespace
+
+TEST(SlowConsumer, DefaultPolicyClosesWith1008AndOthersGetEverything) {
+  nx::ChannelRegistry registry;
+  SlowServer server(registry, nx::Limits::SlowConsumerPolicy::close);
+  TestClient fast(server.served->port());
+  ASSERT_EQ(fast.handshake("/join").status, 101);
+  server.joined.take();
+  TestClient slow(server.served->port());
+  slow.set_timeout(10s);
+  ASSERT_EQ(slow.handshake("/join").status, 101);
+  server.joined.take();
+  // `slow` never reads. 64 KiB messages: kernel buffers fill, then 256 KiB of queue, then 1008.
+  const std::string chunk(64 * 1024, 'x');
+  std::size_t dropped = 0;
+  std::size_t sent = 0;
+  for (; sent < 400 && dropped == 0; ++sent) {
+    auto r = run(registry.group_send("slow", nx::Payload(chunk)));
+    dropped += r.dropped;
+    EXPECT_EQ(fast.read_text().size(), chunk.size());  // the fast member is never held back
+  }
+  EXPECT_EQ(dropped, 1u);
+  EXPECT_EQ(server.left.take(), 1008);
+  EXPECT_EQ(registry.group_size("slow"), 1u);  // the slow member left the group
+  // Later messages reach the fast member only.
+  auto r = run(registry.group_send("slow", nx::Payload("after")));
+  EXPECT_EQ(r.delivered, 1u);
+  EXPECT_EQ(fast.read_text(), "after");
+  // The slow client finds the 1008 close after the data it had not read (what was not yet being
+  // written was dropped).
+  std::uint16_t code = 0;
+  for (;;) {
+    auto f = slow.read_frame();
+    if (f.opcode == Opcode::close) {
+      code = static_cast<std::uint16_t>((static_cast<std::uint8_t>(f.payload[0]) << 8) |
+                                        static_cast<std::uint8_t>(f.payload[1]));
+      break;
+    }
+  }
+  EXPECT_EQ(code, 1008);
+}
+
+TEST(SlowConsumer, DropNewestKeepsTheConnectionAndStillAnswersPings) {
+  nx::ChannelRegistry registry;
+  SlowServer server(registry, nx::Limits::SlowConsumerPolicy::drop_newest);
+  TestClient slow(server.served->port());
+  ASSERT_EQ(slow.handshake("/join").status, 101);
+  server.joined.take();
+  const std::string chunk(64 * 1024, 'x');
+  std::size_t dropped = 0;
+  for (int i = 0; i < 400 && dropped < 5; ++i) {
+    dropped += run(registry.group_send("slow", nx::Payload(chunk))).dropped;
+  }
+  EXPECT_EQ(dropped, 5u);
+  EXPECT_EQ(registry.group_size("slow"), 1u);  // still a member
+  // Control frames are never dropped: a ping still gets its pong (after the queued data).
+  slow.send_frame(Opcode::ping, "still there?");
+  std::size_t data_bytes = 0;
+  for (;;) {
+    auto f = slow.read_frame();
+    if (f.opcode == Opcode::pong) {
+      EXPECT_EQ(f.payload, "still there?");
+      break;
+    }
+    data_bytes += f.payload.size();
+  }
+  EXPECT_GT(data_bytes, 0u);
+  slow.close_handshake();
+}
+
+TEST(ChannelBox, JoinAndLeaveDuringFanOutAcrossThreads) {
+  nx::ChannelRegistry registry;
+  GroupServer server(registry, 2);
+  // 12 members on 2 event loops, each reading everything it gets.
+  std::vector<std::unique_ptr<TestClient>> clients;
+  std::vector<nx::Channel> channels;
+  for (int i = 0; i < 12; ++i) {
+    auto [c, j] = server.join("fan");
+    clients.push_back(std::move(c));
+    channels.push_back(j.channel);
+  }
+  std::atomic<bool> stop{false};
+  // One thread keeps removing and re-adding half of the members while others send.
+  std::thread churn([&] {
+    while (!stop) {
+      for (std::size_t i = 0; i < channels.size(); i += 2) {
+        registry.remove_channel_from_group(channels[i], "fan");
+        registry.add_channel_to_group(channels[i], "fan");
+      }
+    }
+  });
+  std::atomic<std::size_t> total_delivered{0};
+  std::vector<std::thread> senders;
+  for (int t = 0; t < 3; ++t) {
+    senders.emplace_back([&, t] {
+      for (int i = 0; i < 100; ++i) {
+        auto r = run(registry.group_send("fan", msg(std::to_string(t) + ":" + std::to_string(i))));
+        EXPECT_EQ(r, nx::GroupSendStatusEnum::GROUP_SEND);
+        EXPECT_EQ(r.dropped, 0u);
+        EXPECT_GE(r.delivered, 6u);  // the members that never leave
+        total_delivered += r.delivered;
+      }
+    });
+  }
+  for (auto& s : senders) {
+    s.join();
+  }
+  stop = true;
+  churn.join();
+  // Every delivery arrives: count the messages each client receives.
+  std::size_t received = 0;
+  for (auto& c : clients) {
+    c->set_timeout(2s);
+  }
+  const std::string marker = "end";
+  EXPECT_EQ(run(registry.group_send("fan", nx::Payload(marker))).delivered, 12u);
+  for (auto& c : clients) {
+    for (;;) {
+      auto text = c->read_text();
+      if (text == "\"end\"") {
+        break;
+      }
+      ++received;
+    }
+  }
+  EXPECT_EQ(received, total_delivered.load());
+  for (auto& c : clients) {
+    c->close_handshake();
+  }
+}
+
+TEST(ChannelBox, ProcessWideBoxThroughStaticCalls) {
+  nx::App app;
+  Mailbox<std::string> ids;
+  app.ws_route("/room", [&](nx::WebSocket ws) -> nx::Task<> {
+    co_await ws.accept();
+    nx::Channel ch(ws, "json", 0, boost::json::object{{"username", "anonymous"}});
+    ch.metadata()["username"] = "alice";
+    nx::ChannelBox::add_channel_to_group(ch, "static-room");
+    boost::json::object o;
+    o["user"] = ch.metadata()["username"];
+    co_await nx::ChannelBox::group_send("static-room", o, true);
+    ids.put(ch.id());
+    try {
+      for (;;) {
+        co_await ws.receive_text();
+      }
+    } catch (const nx::WebSocketDisconnect&) {
+    }
+  });
+  Served s(app);
+  TestClient c(s.port());
+  ASSERT_EQ(c.handshake("/room").status, 101);
+  EXPECT_EQ(c.read_text(), R"({"user":"alice"})");
+  const auto id = ids.take();
+  auto groups = nx::ChannelBox::show_groups();
+  ASSERT_EQ(groups.count("static-room"), 1u);
+  EXPECT_EQ(groups["static-room"].front().id(), id);
+  EXPECT_EQ(nx::ChannelBox::show_history("static-room").size(), 1u);
+  nx::ChannelBox::flush_history();
+  EXPECT_TRUE(nx::ChannelBox::show_history("static-room").empty());
+  c.close_handshake();
+}
