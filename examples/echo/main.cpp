@@ -1,7 +1,8 @@
 // examples/echo — the echo server a WebSocket conformance suite can be pointed at, plus small
 // demonstrations of text, JSON and binary handlers, path parameters and a prefixed WSRouter.
 //
-//   echo [--host 127.0.0.1] [--port 8000] [--threads N]     (--port 0 picks a free port)
+//   echo [--host 127.0.0.1] [--port 8000] [--threads N] [--limit NAME=VALUE]...
+//        (--port 0 picks a free port; limits as in examples/common/options.hpp)
 //
 //   ws://HOST:PORT/ws                      echoes every message unchanged (text as text, binary as binary)
 //   ws://HOST:PORT/demo/text               "You said: <text>"
@@ -10,6 +11,8 @@
 //   ws://HOST:PORT/demo/rooms/{room}/{n:int}  sends the path and query parameters as JSON, then echoes
 //   GET  http://HOST:PORT/                 a page to try the echo from a browser
 //   GET  http://HOST:PORT/health           "ok"
+
+#include "common/options.hpp"
 
 #include <nexios/nexios.hpp>
 
@@ -123,48 +126,14 @@ document.getElementById('f').onsubmit = (e) => {
 </script></body></html>
 )html";
 
-void usage(const char* argv0) {
-  std::cerr << "usage: " << argv0 << " [--host ADDRESS] [--port PORT] [--threads N]\n";
-}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  nx::RunOptions options;
-  options.host = "127.0.0.1";
-  options.port = 8000;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if ((arg == "--host" || arg == "--port" || arg == "--threads") && i + 1 < argc) {
-      const std::string value = argv[++i];
-      try {
-        if (arg == "--host") {
-          options.host = value;
-        } else if (arg == "--port") {
-          const unsigned long port = std::stoul(value);
-          if (port > 65535) {
-            throw std::out_of_range("port");
-          }
-          options.port = static_cast<std::uint16_t>(port);
-        } else {
-          options.threads = std::stoul(value);
-        }
-      } catch (const std::exception&) {
-        std::cerr << "invalid value for " << arg << ": " << value << "\n";
-        usage(argv[0]);
-        return 2;
-      }
-    } else if (arg == "--help" || arg == "-h") {
-      usage(argv[0]);
-      return 0;
-    } else {
-      std::cerr << "unknown argument: " << arg << "\n";
-      usage(argv[0]);
-      return 2;
-    }
-  }
+  const examples::Options options = examples::parse_options(argc, argv);
 
   nx::App app;
+  app.limits = options.limits;
   app.ws_route("/ws", echo);
 
   nx::WSRouter demo{"/demo"};
@@ -186,12 +155,11 @@ int main(int argc, char** argv) {
   try {
     app.on_startup([&app, &options]() -> nx::Task<> {
       // Tests read this line to learn the port when started with --port 0.
-      std::printf("nexios echo listening on http://%s:%u (WebSocket: ws://%s:%u/ws)\n", options.host.c_str(),
-                  static_cast<unsigned>(app.port()), options.host.c_str(), static_cast<unsigned>(app.port()));
-      std::fflush(stdout);
+      const std::string ws = "(WebSocket: ws://" + options.run.host + ":" + std::to_string(app.port()) + "/ws)";
+      examples::announce("echo", app, options, ws);
       co_return;
     });
-    app.run(options);
+    app.run(options.run);
   } catch (const std::exception& e) {
     std::cerr << "echo: " << e.what() << "\n";
     return 1;
