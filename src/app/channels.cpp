@@ -763,13 +763,21 @@ Task<Payload> Channel::receive() const {
 namespace {
 
 // Completion of a fan-out that spans several event loops: the last loop to finish resumes the
-// caller (on the caller's own executor).
+// caller (on the caller's own executor). Like any asynchronous operation it keeps the caller's
+// executor busy ("outstanding work") until then, so the caller's event loop cannot run out of work
+// and be destroyed while another thread is still handing the result over.
 struct FanoutState {
   using Handler = asio::detail::awaitable_handler<asio::any_io_executor>;
   std::atomic<std::size_t> remaining{0};
   std::atomic<std::size_t> delivered{0};
   std::atomic<std::size_t> dropped{0};
   std::optional<Handler> handler;
+  std::optional<asio::any_io_executor> work;
+
+  void wait_with(Handler h) {
+    work.emplace(asio::prefer(asio::get_associated_executor(h), asio::execution::outstanding_work.tracked));
+    handler.emplace(std::move(h));
+  }
 
   void finish_one() {
     if (remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) {
@@ -777,6 +785,7 @@ struct FanoutState {
       handler.reset();
       auto ex = asio::get_associated_executor(h);
       asio::post(ex, std::move(h));
+      work.reset();  // after the post: the caller's loop now has the handler to run
     }
   }
 };
@@ -890,7 +899,7 @@ Task<GroupSendResult> ChannelRegistry::group_send(std::string_view group_view, P
     state->remaining = remote.size();
     co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
         [&](auto handler) {
-          state->handler.emplace(std::move(handler));
+          state->wait_with(std::move(handler));
           for (const Impl::Bucket* b : remote) {
             // The task holds the snapshot (members alive) and the frames (bytes alive).
             asio::post(b->executor, [state, snap, frames, b] {
@@ -1000,7 +1009,7 @@ Task<bool> ChannelRegistry::send_to(std::string_view channel_id, Payload payload
   state->remaining = 1;
   co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
       [&](auto handler) {
-        state->handler.emplace(std::move(handler));
+        state->wait_with(std::move(handler));
         asio::post(ch->executor, [state, ch, frames] {
           if (ch->deliver(frames->get(ch->type.value()))) {
             ++state->delivered;
