@@ -27,15 +27,14 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Runs a coroutine on this thread's own event loop and returns its result: how a test (or any
-// thread outside the server) drives the ChannelBox API. The loop lives as long as the process:
-// like any event loop that other threads post to, it must outlive their last post.
+// Runs a coroutine on an event loop of its own in this thread and returns its result: how a test
+// (or any thread outside the server) drives the ChannelBox API. Destroying the loop right after is
+// safe: a cross-thread group_send keeps it busy until its result has been handed over.
 template <class T>
 T run(nx::Task<T> task) {
-  thread_local auto* io = new boost::asio::io_context(1);  // NOLINT: intentionally never destroyed
-  io->restart();
-  auto fut = boost::asio::co_spawn(*io, std::move(task), boost::asio::use_future);
-  io->run();
+  boost::asio::io_context io(1);
+  auto fut = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
+  io.run();
   return fut.get();
 }
 
