@@ -1,5 +1,5 @@
 # nexios-cpp — the two commands of the quick start:
-#   make demo   install what is missing, build, serve the example on http://127.0.0.1:8000
+#   make demo   install what is missing, build, serve the chat example on http://127.0.0.1:8000
 #   make test   install what is missing, build, run every test
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
@@ -22,8 +22,8 @@ build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
 demo: build
-	@echo "nexios demo: serving the echo example on http://$(DEMO_HOST):$(DEMO_PORT) (WebSocket: ws://$(DEMO_HOST):$(DEMO_PORT)/ws)"
-	@$(BUILD_DIR)/bin/echo --host $(DEMO_HOST) --port $(DEMO_PORT)
+	@echo "nexios demo: the chat example on http://$(DEMO_HOST):$(DEMO_PORT) (open it in two browser windows; Ctrl-C stops it)"
+	@$(BUILD_DIR)/bin/chat --host $(DEMO_HOST) --port $(DEMO_PORT)
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600

@@ -11,6 +11,8 @@ APT_PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libssl-dev zlib1g-dev libhiredis-dev
   # tests
   libgtest-dev googletest python3 python3-websockets
+  # browser tests of the chat example (tests/js/browser): Debian's chromium, /usr/bin/chromium
+  chromium
 )
 
 missing=()

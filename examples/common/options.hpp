@@ -83,8 +83,9 @@ inline void set_limit(nexios::Limits& l, std::string_view name, const std::strin
 }
 
 /// Parses the command line; on a bad argument prints usage and exits with status 2.
-inline Options parse_options(int argc, char** argv, std::uint16_t default_port = 8000) {
+inline Options parse_options(int argc, char** argv, nexios::Limits defaults = {}, std::uint16_t default_port = 8000) {
   Options o;
+  o.limits = defaults;
   o.run.host = "127.0.0.1";
   o.run.port = default_port;
   for (int i = 1; i < argc; ++i) {

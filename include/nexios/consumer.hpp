@@ -63,8 +63,9 @@ class Encoding {
 /// `channel_expires` of inactivity), then `on_connect` runs (the default accepts). If the
 /// connection was accepted, every message is decoded by `encoding` and passed to `on_receive`,
 /// until the peer disconnects, the handler closes, or an exception escapes. Then
-/// `on_disconnect(ws, close_code)` runs exactly once — still a member of its groups, so it can
-/// tell them it is leaving — and then the channel leaves every group it joined.
+/// `on_disconnect(ws, close_code)` runs exactly once — still a member of its groups, however the
+/// connection ended, so it can tell them it is leaving — and then the channel leaves every group
+/// it joined. (Until then a group_send counts it as dropped: its connection is gone.)
 class WebSocketConsumerBase {
  public:
   WebSocketConsumerBase() = default;

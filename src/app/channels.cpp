@@ -306,7 +306,7 @@ struct ChannelImpl : std::enable_shared_from_this<ChannelImpl> {
   const PayloadType type;
   boost::json::object metadata;
   std::atomic<std::int64_t> touched_ns;
-  bool detach_on_finish_only = false;  // consumers: on_disconnect still sees the groups
+  bool detached_by_owner = false;  // consumers: left after on_disconnect, by the consumer itself
   std::optional<asio::steady_timer> expiry_timer;
 
   // Guarded by `mutex` (lock order: a registry's mutex first).
@@ -583,8 +583,14 @@ void ChannelImpl::start(ChannelRegistry::Impl& global) {
       }
     }
   };
-  if (detach_on_finish_only) {
-    conn->on_finish(on_end);
+  if (detached_by_owner) {
+    // The consumer keeps its channel in its groups while on_disconnect runs and detaches it right
+    // after (a guard in its frame guarantees it); only the expiry timer stops here.
+    conn->on_end([weak] {
+      if (auto self = weak.lock(); self && self->expiry_timer) {
+        self->expiry_timer->cancel();
+      }
+    });
   } else {
     conn->on_end(on_end);
   }
@@ -634,7 +640,7 @@ void detach_channel(const Channel& channel) { channel.impl()->detach_all(); }
 
 Channel make_consumer_channel(WebSocket ws, PayloadType type, std::chrono::milliseconds expires) {
   auto impl = std::make_shared<ChannelImpl>(std::move(ws), type, expires, boost::json::object{});
-  impl->detach_on_finish_only = true;
+  impl->detached_by_owner = true;
   impl->start(*ChannelRegistry::global().impl_);
   return Channel(std::move(impl));
 }

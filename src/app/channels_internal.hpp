@@ -9,8 +9,8 @@ namespace nexios::detail {
 /// over). Thread-safe.
 void detach_channel(const Channel& channel);
 
-/// A channel for a consumer: it stays in its groups until the consumer's on_disconnect has run
-/// (the consumer then detaches it), or at the latest until the TCP connection closes.
+/// A channel for a consumer: it stays in its groups until the consumer detaches it (right after
+/// on_disconnect; the consumer's frame holds a guard that does it however the consumer ends).
 Channel make_consumer_channel(WebSocket ws, PayloadType type, std::chrono::milliseconds expires);
 
 /// close_all_connections of the process-wide registry, limited to the channels served by

@@ -105,12 +105,29 @@ std::variant<Payload, DecodeError> decode(Encoding encoding, const Message& m) {
 
 }  // namespace
 
+namespace {
+// Detaches the consumer's channel from every group when the consumer's run ends, however it ends
+// (returning, throwing, or its coroutine being destroyed at shutdown).
+struct LeaveGroupsGuard {
+  explicit LeaveGroupsGuard(const std::optional<Channel>& c) : channel(c) {}
+  const std::optional<Channel>& channel;
+  LeaveGroupsGuard(const LeaveGroupsGuard&) = delete;
+  LeaveGroupsGuard& operator=(const LeaveGroupsGuard&) = delete;
+  ~LeaveGroupsGuard() {
+    if (channel) {
+      detail::detach_channel(*channel);
+    }
+  }
+};
+}  // namespace
+
 Task<> WebSocketConsumerBase::run(WebSocket ws) {
   ws_.emplace(ws);
   const PayloadType type = encoding == Encoding::json    ? PayloadType(PayloadTypeEnum::JSON)
                            : encoding == Encoding::bytes ? PayloadType(PayloadTypeEnum::BYTES)
                                                          : PayloadType(PayloadTypeEnum::TEXT);
   channel_.emplace(detail::make_consumer_channel(ws, type, channel_expires));
+  const LeaveGroupsGuard leave_groups(channel_);
 
   co_await on_connect(ws);  // an exception here ends the connection without on_disconnect
   if (ws.application_state() != WebSocketState::CONNECTED) {
@@ -157,11 +174,8 @@ Task<> WebSocketConsumerBase::run(WebSocket ws) {
   } catch (...) {
     disconnect_error = std::current_exception();
   }
-  // However it ended, this connection's channel leaves every group now (the transport would do it
-  // when the TCP connection closes; doing it here keeps group sizes exact for whoever runs next).
-  if (channel_) {
-    detail::detach_channel(*channel_);
-  }
+  // However it ended, this connection's channel leaves every group now.
+  detail::detach_channel(*channel_);
   if (error) {
     std::rethrow_exception(error);  // the dispatcher closes with 1011 (or the exception's code)
   }

@@ -225,6 +225,7 @@ TEST(Consumer, ChatRoomHelpersAndExactlyOneDisconnect) {
 
   // History was saved through broadcast(..., save_history=true).
   EXPECT_EQ(test_registry().show_history("lobby").size(), 3u);
+  EXPECT_EQ(test_registry().group_size("lobby"), 2u);
 
   // bob drops: alice hears it, with the member count after bob left.
   bob.close_handshake(1001);
@@ -232,6 +233,18 @@ TEST(Consumer, ChatRoomHelpersAndExactlyOneDisconnect) {
   EXPECT_EQ(left["message"].as_string(), "bob left the chat");
   EXPECT_EQ(left["users"].as_int64(), 1);
   EXPECT_EQ(events().take(), "bob left 1001");
+
+  // carol's TCP connection just drops: on_disconnect still sees her in the group (code 1006).
+  {
+    TestClient carol(s.port());
+    ASSERT_EQ(carol.handshake("/room/lobby?username=carol").status, 101);
+    EXPECT_EQ(boost::json::parse(alice.read_text()).at("users").as_int64(), 2);
+  }
+  auto carol_left = boost::json::parse(alice.read_text()).as_object();
+  EXPECT_EQ(carol_left["message"].as_string(), "carol left the chat");
+  EXPECT_EQ(carol_left["users"].as_int64(), 1);
+  EXPECT_EQ(events().take(), "carol left 1006");
+  EXPECT_EQ(test_registry().group_size("lobby"), 1u);
 
   // An exception in on_receive: 1011, and on_disconnect still runs once.
   alice.send_text(R"({"type":"fail"})");

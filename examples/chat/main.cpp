@@ -1,0 +1,299 @@
+// examples/chat — the seeds' "Building a Chat Application": chat rooms over WebSocket channels,
+// with message history, typing indicators, presence and a browser page.
+//
+//   chat [--host 127.0.0.1] [--port 8000] [--threads N] [--limit NAME=VALUE]...      (--port 0 picks a free port)
+//
+//   GET  http://HOST:PORT/                     the chat page (HTML + JS, no external resources)
+//   ws://HOST:PORT/ws/chat/{room_id}?username=NAME
+//                                              one chat connection (NAME defaults to Anonymous-<time>)
+//   GET  http://HOST:PORT/api/chat/rooms       [{"room_id","user_count","users":[names]}] by room_id
+//   GET  http://HOST:PORT/health               "ok"
+//
+// The protocol (every message is a JSON object in a text frame):
+//   server → all members   {"type":"system","action":"join"|"leave","username","user_id","timestamp","message"}
+//   client → server        {"type":"message","content":...}      (type defaults to "message")
+//   server → all members   {"type":"message","content","username","user_id","room_id","timestamp"}
+//   client → server        {"type":"typing","is_typing":bool}     (is_typing defaults to true)
+//   server → all members   {"type":"typing","username","user_id","is_typing"}   (not saved)
+//   client → server        any text that is not a JSON object: sent as a message with that content
+// Joining, leaving and messages are saved in the room's history; a new member gets its own join
+// message, then the last 50 saved messages (which end with that same join message).
+// (The seed's periodic ChannelBox._clean_expired() task is not needed: the channel system's own
+// timer closes channels idle for longer than their time to live, here one hour.)
+
+#include "page.hpp"
+
+#include "common/options.hpp"
+
+#include <nexios/nexios.hpp>
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nx = nexios;
+namespace json = boost::json;
+
+namespace {
+
+/// How many saved messages a new member is sent.
+constexpr std::size_t history_replay = 50;
+
+/// Seconds since the epoch, as Python's time.time().
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+/// The shortest decimal form of `x` (what Python's str(float) prints).
+std::string shortest(double x) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, x);
+  return ec == std::errc{} ? std::string(buf, end) : std::to_string(x);
+}
+
+// ---- who is connected --------------------------------------------------------------------------
+
+struct UserInfo {
+  std::string username;
+  std::string room;
+  double joined_at = 0;
+};
+
+/// The seed's process-wide `users` dict: channel id → user. Handlers run on several event-loop
+/// threads, so every access takes the mutex.
+class Users {
+ public:
+  void add(const std::string& id, UserInfo info) {
+    std::lock_guard lock(mutex_);
+    users_.insert_or_assign(id, std::move(info));
+  }
+  void remove(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    users_.erase(id);
+  }
+  /// room → its users, ordered by joining time (rooms ordered by name).
+  std::map<std::string, std::vector<UserInfo>> by_room() const {
+    std::map<std::string, std::vector<UserInfo>> rooms;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& [id, info] : users_) {
+        rooms[info.room].push_back(info);
+      }
+    }
+    for (auto& [room, list] : rooms) {
+      std::stable_sort(list.begin(), list.end(),
+                       [](const UserInfo& a, const UserInfo& b) { return a.joined_at < b.joined_at; });
+    }
+    return rooms;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, UserInfo> users_;
+};
+
+Users& users() {
+  static Users instance;
+  return instance;
+}
+
+std::string group_name(std::string_view room_id) { return "chat_room_" + std::string(room_id); }
+
+// ---- the messages ------------------------------------------------------------------------------
+
+json::object system_message(std::string_view action, const std::string& username, const std::string& user_id) {
+  json::object m;
+  m["type"] = "system";
+  m["action"] = action;
+  m["username"] = username;
+  m["user_id"] = user_id;
+  m["timestamp"] = now_seconds();
+  m["message"] = username + (action == "join" ? " has joined the room" : " has left the room");
+  return m;
+}
+
+json::object chat_message(json::value content, const std::string& username, const std::string& user_id,
+                          const std::string& room_id) {
+  json::object m;
+  m["type"] = "message";
+  m["content"] = std::move(content);
+  m["username"] = username;
+  m["user_id"] = user_id;
+  m["room_id"] = room_id;
+  m["timestamp"] = now_seconds();
+  return m;
+}
+
+// ---- the WebSocket endpoint --------------------------------------------------------------------
+
+/// Who is on the other end of one chat connection.
+struct Member {
+  std::string room_id;
+  std::string username;
+  std::string user_id;
+  std::string group;
+};
+
+/// One text message from a member.
+nx::Task<> on_text(const Member& me, std::string_view text) {
+  boost::system::error_code ec;
+  json::value data = json::parse(text, ec);
+  if (ec || !data.is_object()) {
+    // Not a JSON object: the text itself is the message.
+    json::object message = chat_message(json::string(text), me.username, me.user_id, me.room_id);
+    co_await nx::ChannelBox::group_send(me.group, std::move(message), true);
+    co_return;
+  }
+  json::object& obj = data.as_object();
+  const json::value* type = obj.if_contains("type");
+  if (type == nullptr || (type->is_string() && type->get_string() == "message")) {
+    const json::value* content = obj.if_contains("content");
+    json::object message = chat_message(content ? *content : json::value(""), me.username, me.user_id, me.room_id);
+    co_await nx::ChannelBox::group_send(me.group, std::move(message), true);
+  } else if (type->is_string() && type->get_string() == "typing") {
+    // A typing indicator: broadcast, never saved.
+    json::object typing;
+    typing["type"] = "typing";
+    typing["username"] = me.username;
+    typing["user_id"] = me.user_id;
+    const json::value* is_typing = obj.if_contains("is_typing");
+    typing["is_typing"] = is_typing ? *is_typing : json::value(true);
+    co_await nx::ChannelBox::group_send(me.group, std::move(typing), false);
+  }
+  // Other types are ignored.
+}
+
+/// Joining and the conversation, until the peer disconnects (returns) or a send fails (throws).
+nx::Task<> converse(const Member& me, const nx::Channel& channel) {
+  // Announce the new user to everyone in the room (the new user included), and save it.
+  json::object join = system_message("join", me.username, me.user_id);
+  co_await nx::ChannelBox::group_send(me.group, std::move(join), true);
+
+  // Then the last 50 saved messages to the new user; they end with its own join message.
+  std::vector<nx::ChannelMessage> history = nx::ChannelBox::show_history(me.group);
+  const std::size_t first = history.size() > history_replay ? history.size() - history_replay : 0;
+  for (std::size_t i = first; i < history.size(); ++i) {
+    co_await channel.send(history[i].payload);
+  }
+
+  for (;;) {
+    nx::Message msg = co_await channel.websocket().receive();
+    if (msg.type == nx::Message::Type::disconnect) {
+      co_return;
+    }
+    if (msg.is_text()) {  // binary frames carry nothing in this protocol
+      co_await on_text(me, msg.text());
+    }
+  }
+}
+
+nx::Task<> chat_room(nx::WebSocket ws) {
+  co_await ws.accept();
+
+  Member me;
+  me.room_id = std::string(ws.path_params().at("room_id"));
+  if (auto name = ws.query_params().get("username"); name && !name->empty()) {
+    me.username = std::string(*name);
+  } else {
+    me.username = "Anonymous-" + shortest(now_seconds());
+  }
+  me.group = group_name(me.room_id);
+
+  nx::Channel channel(ws, nx::PayloadTypeEnum::JSON, 3600);  // 1 hour TTL
+  me.user_id = channel.id();
+  UserInfo info;
+  info.username = me.username;
+  info.room = me.room_id;
+  info.joined_at = now_seconds();
+  users().add(me.user_id, std::move(info));
+
+  if (nx::ChannelBox::add_channel_to_group(channel, me.group) == nx::ChannelAddStatusEnum::CHANNEL_CLOSED) {
+    users().remove(me.user_id);  // gone before it could join
+    co_return;
+  }
+
+  try {
+    co_await converse(me, channel);
+  } catch (const nx::WebSocketDisconnect&) {
+    // The peer went away while we were sending: leave below.
+  } catch (const std::exception& e) {
+    nx::log(nx::LogLevel::warning, "chat: error in room " + me.room_id + ": " + e.what());
+  }
+
+  // The user is leaving (however the connection ended). It leaves the users map and the group
+  // first, so that whoever gets the leave message and asks /api/chat/rooms sees it gone. (The
+  // channel system has already taken the channel out of the group if the connection ended.)
+  // Then the leave message goes to the room and into its history (co_await is not allowed
+  // inside a catch block, hence here, after the try). If it was the last member, the group is
+  // gone and nothing is sent or saved; the room's history stays.
+  users().remove(me.user_id);
+  nx::ChannelBox::remove_channel_from_group(channel, me.group);
+  json::object leave = system_message("leave", me.username, me.user_id);
+  co_await nx::ChannelBox::group_send(me.group, std::move(leave), true);
+  co_await ws.close();  // does nothing if the peer already closed
+}
+
+// ---- HTTP --------------------------------------------------------------------------------------
+
+nx::Task<> list_rooms(nx::Request&, nx::Response& res) {
+  json::array rooms;
+  for (const auto& [room, members] : users().by_room()) {
+    json::object r;
+    r["room_id"] = room;
+    r["user_count"] = nx::ChannelBox::registry().group_size(group_name(room));
+    json::array names;
+    for (const auto& u : members) {
+      names.emplace_back(u.username);
+    }
+    r["users"] = std::move(names);
+    rooms.emplace_back(std::move(r));
+  }
+  res.json(rooms);
+  co_return;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Chat messages are small: refuse anything over 64 KiB (closes with 1009) unless told otherwise.
+  nx::Limits defaults;
+  defaults.max_message_size = 64 * 1024;
+  const examples::Options options = examples::parse_options(argc, argv, defaults);
+
+  nx::App app;
+  app.limits = options.limits;
+
+  app.ws_route("/ws/chat/{room_id}", chat_room);
+  app.get("/api/chat/rooms", list_rooms);
+  app.get("/", [](nx::Request&, nx::Response& res) -> nx::Task<> {
+    res.html(std::string(chat_page));
+    co_return;
+  });
+  app.get("/health", [](nx::Request&, nx::Response& res) -> nx::Task<> {
+    res.text("ok");
+    co_return;
+  });
+
+  try {
+    app.on_startup([&app, &options]() -> nx::Task<> {
+      // Tests read this line to learn the port when started with --port 0.
+      examples::announce("chat", app, options, "(open it in a browser)");
+      co_return;
+    });
+    app.run(options.run);
+  } catch (const std::exception& e) {
+    std::cerr << "chat: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

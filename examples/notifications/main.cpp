@@ -1,0 +1,158 @@
+// examples/notifications — server push: WebSocket subscribers in one group, and an HTTP endpoint
+// that broadcasts an alert to all of them (the seeds' "notifications" group).
+//
+//   notifications [--host 127.0.0.1] [--port 8000] [--threads N] [--limit NAME=VALUE]...    (--port 0 picks a free port)
+//
+//   ws://HOST:PORT/ws/notifications      subscribe: first {"type":"subscribed","group":"notifications",
+//                                        "subscribers":N}, then every alert as {"type":"alert","message":M}
+//   POST http://HOST:PORT/api/notify     body {"message": "..."}: broadcasts the alert and answers
+//                                        {"status":"GROUP_SEND"|"NO_SUCH_GROUP","delivered":N,"dropped":M}
+//                                        (400 {"error": ...} for a body without a string "message")
+//   GET  http://HOST:PORT/api/notify/subscribers   {"subscribers":N}
+//   GET  http://HOST:PORT/               a page that subscribes and can send alerts
+//
+// A subscriber leaves the group by itself when its connection ends, however it ends: the channel
+// system removes it, so it gets nothing more and is not counted.
+//
+//   curl -d '{"message":"System maintenance in 5 minutes"}' http://127.0.0.1:8000/api/notify
+
+#include "common/options.hpp"
+
+#include <nexios/nexios.hpp>
+
+#include <boost/json.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace nx = nexios;
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view group_name = "notifications";
+
+nx::Task<> subscribe(nx::WebSocket ws) {
+  co_await ws.accept();
+  // Subscribers only listen: their channel never expires.
+  nx::Channel channel(ws, nx::PayloadTypeEnum::JSON, 0);
+  if (nx::ChannelBox::add_channel_to_group(channel, group_name) == nx::ChannelAddStatusEnum::CHANNEL_CLOSED) {
+    co_return;  // already gone
+  }
+  try {
+    // Tell the client it is in the group: alerts sent from now on reach it.
+    json::object hello;
+    hello["type"] = "subscribed";
+    hello["group"] = group_name;
+    hello["subscribers"] = nx::ChannelBox::registry().group_size(group_name);
+    co_await channel.send(std::move(hello));
+    // Keep the connection open until the client leaves; what it sends is ignored.
+    for (;;) {
+      nx::Message msg = co_await ws.receive();
+      if (msg.type == nx::Message::Type::disconnect) {
+        break;
+      }
+    }
+  } catch (const nx::WebSocketDisconnect&) {
+  }
+  // Nothing to clean up: the channel leaves the group when the connection ends.
+}
+
+nx::Task<> notify(nx::Request& req, nx::Response& res) {
+  boost::system::error_code ec;
+  json::value body = json::parse(req.body(), ec);
+  const json::value* message = nullptr;
+  if (!ec && body.is_object()) {
+    message = body.as_object().if_contains("message");
+  }
+  if (message == nullptr || !message->is_string()) {
+    json::object error;
+    error["error"] = "expected a JSON object with a string \"message\"";
+    res.status(400).json(error);
+    co_return;
+  }
+
+  json::object alert;
+  alert["type"] = "alert";
+  alert["message"] = *message;
+  const nx::GroupSendResult sent = co_await nx::ChannelBox::group_send(group_name, std::move(alert));
+
+  json::object report;
+  report["status"] = nx::to_string(sent.status);
+  report["delivered"] = sent.delivered;
+  report["dropped"] = sent.dropped;
+  res.json(report);
+}
+
+constexpr std::string_view index_html = R"html(<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>nexios notifications</title>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}
+#alerts{list-style:none;padding:0}#alerts li{background:#fff4d6;border-left:4px solid #d89b00;margin:.4rem 0;padding:.5rem .7rem}
+#status{color:#666}</style></head>
+<body><h1>nexios notifications</h1>
+<p id="status">connecting…</p>
+<form id="f"><input id="msg" size="40" placeholder="an alert for every subscriber"> <button>Broadcast</button> <span id="result"></span></form>
+<ul id="alerts"></ul>
+<script>
+const $ = (id) => document.getElementById(id);
+function connect() {
+  const ws = new WebSocket(`ws://${location.host}/ws/notifications`);
+  ws.onmessage = (e) => {
+    const m = JSON.parse(e.data);
+    if (m.type === 'subscribed') $('status').textContent = `subscribed (${m.subscribers} subscriber(s))`;
+    if (m.type === 'alert') {
+      const li = document.createElement('li');
+      li.textContent = `${new Date().toLocaleTimeString()} — ${m.message}`;
+      $('alerts').prepend(li);
+    }
+  };
+  ws.onclose = () => { $('status').textContent = 'disconnected, retrying…'; setTimeout(connect, 2000); };
+}
+connect();
+$('f').onsubmit = async (e) => {
+  e.preventDefault();
+  const res = await fetch('/api/notify', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+                                           body: JSON.stringify({ message: $('msg').value }) });
+  const r = await res.json();
+  $('result').textContent = res.ok ? `${r.status}: ${r.delivered} delivered, ${r.dropped} dropped` : r.error;
+  $('msg').value = '';
+};
+</script></body></html>
+)html";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const examples::Options options = examples::parse_options(argc, argv);
+
+  nx::App app;
+  app.limits = options.limits;
+  app.ws_route("/ws/notifications", subscribe);
+  app.post("/api/notify", notify);
+  app.get("/api/notify/subscribers", [](nx::Request&, nx::Response& res) -> nx::Task<> {
+    json::object out;
+    out["subscribers"] = nx::ChannelBox::registry().group_size(group_name);
+    res.json(out);
+    co_return;
+  });
+  app.get("/", [](nx::Request&, nx::Response& res) -> nx::Task<> {
+    res.html(std::string(index_html));
+    co_return;
+  });
+
+  try {
+    app.on_startup([&app, &options]() -> nx::Task<> {
+      // Tests read this line to learn the port when started with --port 0.
+      examples::announce("notifications", app, options, "(WebSocket: ws://" + options.run.host + ":" + std::to_string(app.port()) + "/ws/notifications)");
+      co_return;
+    });
+    app.run(options.run);
+  } catch (const std::exception& e) {
+    std::cerr << "notifications: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

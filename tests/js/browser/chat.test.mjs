@@ -1,0 +1,149 @@
+// The chat example's page in a real browser: two people (two browser contexts) join the same room,
+// see each other in the presence list, see each other typing and talking, and a reload brings the
+// conversation back from the room's history.
+//
+//   NEXIOS_CHAT_BIN=build-ex/bin/chat node --test tests/js/browser/chat.test.mjs
+//
+// Chromium is Debian's /usr/bin/chromium driven by playwright-core. A failing step saves
+// screenshots of both pages in $NEXIOS_ARTIFACTS_DIR (ctest: <build>/browser-artifacts).
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+
+import { exampleBinary, launchChromium, screenshotAll, startServer } from './harness.mjs';
+
+const STEP_TIMEOUT_MS = 10000;
+
+let server;
+let browser;
+const pages = {};
+const room = `room-${randomBytes(4).toString('hex')}`;
+
+/** Runs one step; on failure saves screenshots of both pages and adds their paths to the error. */
+async function step(name, fn) {
+  try {
+    await fn();
+  } catch (e) {
+    const shots = await screenshotAll(pages, `chat-${name}`);
+    if (shots.length) e.message += `\nscreenshots: ${shots.join(', ')}`;
+    if (server) e.message += `\nserver stderr: ${server.stderr()}`;
+    throw e;
+  }
+}
+
+async function openPage(name) {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP_TIMEOUT_MS);
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.errors = errors;
+  pages[name] = page;
+  await page.goto(server.url('/'));
+  return page;
+}
+
+async function joinAs(page, name) {
+  await page.fill('#name', name);
+  await page.fill('#room', room);
+  await page.click('#join');
+  await page.locator('#status[data-state="connected"]').waitFor();
+  // Our own join message is shown once (the live one and its history copy are de-duplicated).
+  await page.locator(`#messages li[data-action="join"][data-username="${name}"]`).first().waitFor();
+}
+
+const messageItem = (page, text) => page.locator('#messages li[data-type="message"]', { hasText: text });
+
+describe('chat page in chromium', () => {
+  before(async () => {
+    server = await startServer(exampleBinary('chat', 'NEXIOS_CHAT_BIN'));
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    try {
+      if (browser) await browser.close();
+    } finally {
+      if (server) {
+        const code = await server.stop();
+        assert.equal(code, 0, `chat exit status; stderr: ${server.stderr()}`);
+      }
+    }
+  });
+
+  it('two people join the same room and see each other', async () => {
+    await step('join', async () => {
+      const alice = await openPage('alice');
+      const bob = await openPage('bob');
+      assert.equal(await alice.title(), 'nexios chat');
+      await joinAs(alice, 'alice');
+      await joinAs(bob, 'bob');
+      // alice sees bob arrive, and both presence lists show both names.
+      await alice.locator('#messages li[data-action="join"][data-username="bob"]').waitFor();
+      for (const page of [alice, bob]) {
+        await page.locator('#users li[data-username="alice"]').waitFor();
+        await page.locator('#users li[data-username="bob"]').waitFor();
+        assert.equal(await page.locator('#users li').count(), 2);
+        assert.equal(await page.textContent('#user-count'), '2');
+        assert.equal(await page.textContent('#room-title'), room);
+      }
+      // bob's page replayed the history: alice's join before his own.
+      const joins = await bob.locator('#messages li[data-action="join"]').evaluateAll((els) =>
+        els.map((el) => el.dataset.username));
+      assert.deepEqual(joins, ['alice', 'bob']);
+    });
+  });
+
+  it('typing shows an indicator on the other page, and messages arrive live', async () => {
+    await step('typing', async () => {
+      const { alice, bob } = pages;
+      await bob.locator('#message').pressSequentially('hello from b', { delay: 20 });
+      await alice.locator('#typing', { hasText: 'bob is typing' }).waitFor();
+      assert.equal(await alice.getAttribute('#typing', 'data-users'), 'bob');
+      assert.equal(await bob.textContent('#typing'), '', 'nobody sees their own typing indicator');
+      await bob.locator('#message').pressSequentially('ob');
+      await bob.click('#send');
+      await messageItem(alice, 'hello from bob').waitFor();
+      await messageItem(bob, 'hello from bob').waitFor();
+      assert.equal(await bob.inputValue('#message'), '', 'the box is cleared after sending');
+      // Sending ends the typing indicator.
+      await alice.waitForFunction(() => document.getElementById('typing').textContent === '');
+      const item = messageItem(alice, 'hello from bob');
+      assert.equal(await item.getAttribute('data-username'), 'bob');
+      assert.equal(await item.locator('.content').textContent(), 'hello from bob');
+
+      await alice.fill('#message', 'hi bob <b>not bold</b>');
+      await alice.press('#message', 'Enter');
+      await messageItem(bob, 'hi bob').waitFor();
+      // Content is text, never markup.
+      assert.equal(await messageItem(bob, 'hi bob').locator('.content b').count(), 0);
+      assert.equal(await messageItem(bob, 'hi bob').locator('.content').textContent(), 'hi bob <b>not bold</b>');
+      assert.equal(await alice.locator('#messages li[data-type="message"]').count(), 2);
+    });
+  });
+
+  it('a reload rejoins the room and shows the earlier messages from history', async () => {
+    await step('reload', async () => {
+      const { alice, bob } = pages;
+      await bob.reload();
+      await bob.locator('#status[data-state="connected"]').waitFor();
+      // The history brings both messages back, in order, once each.
+      await messageItem(bob, 'hi bob').waitFor();
+      const texts = await bob.locator('#messages li[data-type="message"] .content').allTextContents();
+      assert.deepEqual(texts, ['hello from bob', 'hi bob <b>not bold</b>']);
+      // alice saw bob leave and come back; the presence list still has both.
+      await alice.locator('#messages li[data-action="leave"][data-username="bob"]').waitFor();
+      await alice.locator('#messages li[data-action="join"][data-username="bob"]').nth(1).waitFor();
+      for (const page of [alice, bob]) {
+        await page.locator('#users li[data-username="alice"]').waitFor();
+        await page.locator('#users li[data-username="bob"]').waitFor();
+      }
+      // And the conversation goes on.
+      await bob.fill('#message', 'back again');
+      await bob.click('#send');
+      await messageItem(alice, 'back again').waitFor();
+      for (const page of [alice, bob]) assert.deepEqual(page.errors, [], 'no errors in the page');
+    });
+  });
+});

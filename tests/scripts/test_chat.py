@@ -1,0 +1,567 @@
+#!/usr/bin/python3
+"""Black-box tests of examples/chat (the seeds' "Building a Chat Application") with the
+`websockets` client, several clients at once, against a server with --threads 2.
+
+    /usr/bin/python3 tests/scripts/test_chat.py --binary build-ex/bin/chat
+
+Every test uses rooms of its own (the history is process-wide). Nothing sleeps for a fixed time:
+each wait is for a message (with a timeout), and "nothing else arrived" is checked with a
+sentinel: the client sends a typing message carrying a unique marker, which the server broadcasts
+but does not save; the next message the client receives must be that one.
+"""
+
+import asyncio
+import json
+import os
+import re
+import socket
+import struct
+import sys
+import time
+import unittest
+import urllib.parse
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import websockets  # noqa: E402  (Debian's python3-websockets)
+
+from nexios_testlib import EchoServer, HttpConnection, RawWebSocket, ServerTestCase, TEXT, main  # noqa: E402
+
+OP_TIMEOUT = 10.0
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+SYSTEM_KEYS = {"type", "action", "username", "user_id", "timestamp", "message"}
+MESSAGE_KEYS = {"type", "content", "username", "user_id", "room_id", "timestamp"}
+TYPING_KEYS = {"type", "username", "user_id", "is_typing"}
+SENTINEL = "sentinel-"
+
+
+def unique_room(tag: str = "room") -> str:
+    return f"{tag}-{uuid.uuid4().hex[:10]}"
+
+
+def is_sentinel(msg: dict) -> bool:
+    return msg.get("type") == "typing" and isinstance(msg.get("is_typing"), str) and \
+        msg["is_typing"].startswith(SENTINEL)
+
+
+def http_get_json(port: int, path: str):
+    with HttpConnection(port) as c:
+        c.send(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+        res = c.read_response()
+    assert res.status == 200, (res.status, res.body)
+    assert res.header("Content-Type").startswith("application/json"), res.headers
+    return json.loads(res.body)
+
+
+def rooms_by_id(port: int) -> dict:
+    rooms = http_get_json(port, "/api/chat/rooms")
+    return {r["room_id"]: r for r in rooms}
+
+
+class Member:
+    """One chat connection: its join message, the history replayed to it, and a message reader
+    that passes over other clients' sentinels."""
+
+    def __init__(self, ws, username):
+        self.ws = ws
+        self.username = username
+        self.user_id = None
+        self.join = None
+        self.join_raw = None
+        self.history = []
+        self.history_raw = []
+
+    @classmethod
+    async def connect(cls, port: int, room: str, username=None, query=None) -> "Member":
+        if query is None:
+            query = "" if username is None else "?username=" + urllib.parse.quote(username)
+        ws = await websockets.connect(f"ws://127.0.0.1:{port}/ws/chat/{room}{query}", ping_interval=None,
+                                      open_timeout=OP_TIMEOUT, close_timeout=OP_TIMEOUT, compression=None)
+        return cls(ws, username)
+
+    @classmethod
+    async def join_room(cls, port: int, room: str, username=None, query=None) -> "Member":
+        """Connects, reads its own join message, then the history replay up to (and including)
+        the copy of that join message, which is always the last entry of a quiet room's replay."""
+        m = await cls.connect(port, room, username, query)
+        raw = await m.recv_raw()
+        m.join_raw, m.join = raw, json.loads(raw)
+        assert m.join["type"] == "system" and m.join["action"] == "join", m.join
+        if username is not None:
+            assert m.join["username"] == username, m.join
+        m.username = m.join["username"]
+        m.user_id = m.join["user_id"]
+        while True:
+            raw = await m.recv_raw()
+            m.history_raw.append(raw)
+            m.history.append(json.loads(raw))
+            if raw == m.join_raw:
+                break
+        return m
+
+    async def recv_raw(self, timeout: float = OP_TIMEOUT) -> str:
+        while True:
+            raw = await asyncio.wait_for(self.ws.recv(), timeout)
+            assert isinstance(raw, str), f"expected a text message, got {raw!r}"
+            if not is_sentinel(json.loads(raw)):
+                return raw
+
+    async def recv(self, timeout: float = OP_TIMEOUT) -> dict:
+        return json.loads(await self.recv_raw(timeout))
+
+    async def send_json(self, obj) -> None:
+        await asyncio.wait_for(self.ws.send(json.dumps(obj)), OP_TIMEOUT)
+
+    async def send_text(self, text: str) -> None:
+        await asyncio.wait_for(self.ws.send(text), OP_TIMEOUT)
+
+    async def assert_quiet(self) -> None:
+        """Asserts nothing is pending for this client: a sentinel sent now is the next message."""
+        marker = SENTINEL + uuid.uuid4().hex
+        await self.send_json({"type": "typing", "is_typing": marker})
+        while True:
+            raw = await asyncio.wait_for(self.ws.recv(), OP_TIMEOUT)
+            msg = json.loads(raw)
+            if is_sentinel(msg):
+                if msg["is_typing"] == marker:
+                    return
+                continue  # someone else's sentinel
+            raise AssertionError(f"{self.username}: unexpected message {raw}")
+
+    async def close(self) -> None:
+        await asyncio.wait_for(self.ws.close(), OP_TIMEOUT)
+
+
+class ChatTestCase(ServerTestCase):
+    def run_async(self, coro):
+        return asyncio.run(asyncio.wait_for(coro, 120))
+
+    def assert_system(self, msg, action, username, user_id):
+        self.assertEqual(set(msg), SYSTEM_KEYS, msg)
+        self.assertEqual(msg["type"], "system")
+        self.assertEqual(msg["action"], action)
+        self.assertEqual(msg["username"], username)
+        self.assertEqual(msg["user_id"], user_id)
+        verb = "joined" if action == "join" else "left"
+        self.assertEqual(msg["message"], f"{username} has {verb} the room")
+        self.assert_timestamp(msg["timestamp"])
+
+    def assert_message(self, msg, content, sender: Member, room):
+        self.assertEqual(set(msg), MESSAGE_KEYS, msg)
+        self.assertEqual(msg["type"], "message")
+        self.assertEqual(msg["content"], content)
+        self.assertEqual(type(msg["content"]), type(content))
+        self.assertEqual(msg["username"], sender.username)
+        self.assertEqual(msg["user_id"], sender.user_id)
+        self.assertEqual(msg["room_id"], room)
+        self.assert_timestamp(msg["timestamp"])
+
+    def assert_timestamp(self, ts):
+        self.assertIsInstance(ts, float, "timestamp: seconds since the epoch as a floating number")
+        self.assertLess(abs(ts - time.time()), 60.0)
+
+
+class Joining(ChatTestCase):
+    def test_first_member_gets_join_then_history_of_one(self):
+        async def run():
+            room = unique_room()
+            alice = await Member.join_room(self.port, room, "alice")
+            self.assert_system(alice.join, "join", "alice", alice.user_id)
+            self.assertRegex(alice.user_id, UUID_RE)
+            # The replay of an empty room is exactly the join message just saved.
+            self.assertEqual(alice.history_raw, [alice.join_raw])
+            await alice.assert_quiet()
+            await alice.close()
+
+        self.run_async(run())
+
+    def test_join_reaches_every_member_and_history_replays_in_order(self):
+        async def run():
+            room = unique_room()
+            alice = await Member.join_room(self.port, room, "alice")
+            bob = await Member.join_room(self.port, room, "bob")
+            bob_join_at_alice = await alice.recv_raw()
+            self.assertEqual(bob_join_at_alice, bob.join_raw)
+            self.assertEqual(bob.history_raw, [alice.join_raw, bob.join_raw])
+            carol = await Member.join_room(self.port, room, "carol")
+            for m in (alice, bob):
+                self.assertEqual(await m.recv_raw(), carol.join_raw)
+            self.assertEqual(carol.history_raw, [alice.join_raw, bob.join_raw, carol.join_raw])
+            self.assertEqual(len({alice.user_id, bob.user_id, carol.user_id}), 3)
+            for m in (alice, bob, carol):
+                await m.assert_quiet()
+            for m in (alice, bob, carol):
+                await m.close()
+
+        self.run_async(run())
+
+    def test_history_replays_only_the_last_50(self):
+        """60 messages after alice's join: 62 saved entries once bob joined. Bob gets his join
+        message, then the last 50 entries: messages 11..59 and his own join again; nothing else."""
+        async def run():
+            room = unique_room()
+            alice = await Member.join_room(self.port, room, "alice")
+            for i in range(60):
+                await alice.send_json({"type": "message", "content": f"m{i}"})
+            for i in range(60):
+                self.assert_message(await alice.recv(), f"m{i}", alice, room)
+            bob = await Member.join_room(self.port, room, "bob")
+            self.assertEqual(len(bob.history), 50)
+            self.assertEqual([h["content"] for h in bob.history[:-1]], [f"m{i}" for i in range(11, 60)])
+            for h in bob.history[:-1]:
+                self.assert_message(h, h["content"], alice, room)
+            self.assertEqual(bob.history_raw[-1], bob.join_raw)
+            await bob.assert_quiet()
+            self.assertEqual(await alice.recv_raw(), bob.join_raw)
+            await alice.assert_quiet()
+            await bob.close()
+            await alice.close()
+
+        self.run_async(run())
+
+    def test_default_username_is_anonymous_with_timestamp(self):
+        async def run():
+            for query in ("", "?username=", "?other=1"):
+                with self.subTest(query=query):
+                    room = unique_room()
+                    before = time.time()
+                    m = await Member.join_room(self.port, room, query=query)
+                    after = time.time()
+                    match = re.fullmatch(r"Anonymous-(\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)", m.username)
+                    self.assertIsNotNone(match, m.username)
+                    self.assertGreaterEqual(float(match.group(1)), before - 1)
+                    self.assertLessEqual(float(match.group(1)), after + 1)
+                    self.assert_system(m.join, "join", m.username, m.user_id)
+                    await m.close()
+
+        self.run_async(run())
+
+    def test_username_is_percent_decoded(self):
+        async def run():
+            room = unique_room()
+            m = await Member.join_room(self.port, room, "Zoë & Ann")
+            self.assertEqual(m.join["message"], "Zoë & Ann has joined the room")
+            await m.close()
+
+        self.run_async(run())
+
+
+class Messages(ChatTestCase):
+    def test_message_broadcast_to_all_with_exact_fields(self):
+        async def run():
+            room = unique_room()
+            alice = await Member.join_room(self.port, room, "alice")
+            bob = await Member.join_room(self.port, room, "bob")
+            await alice.recv()  # bob's join
+            await alice.send_json({"type": "message", "content": "hello, bob"})
+            got_a, got_b = await alice.recv_raw(), await bob.recv_raw()
+            self.assertEqual(got_a, got_b, "every member gets the same message")
+            self.assert_message(json.loads(got_a), "hello, bob", alice, room)
+            await bob.send_json({"type": "message", "content": "héllo 😀 ✓"})
+            for m in (alice, bob):
+                self.assert_message(await m.recv(), "héllo 😀 ✓", bob, room)
+            for m in (alice, bob):
+                await m.assert_quiet()
+            for m in (alice, bob):
+                await m.close()
+
+        self.run_async(run())
+
+    def test_type_defaults_to_message_and_content_to_empty(self):
+        async def run():
+            room = unique_room()
+            alice = await Member.join_room(self.port, room, "alice")
+            await alice.send_json({"content": "no type"})
+            self.assert_message(await alice.recv(), "no type", alice, room)
+            await alice.send_json({"type": "message"})
+            self.assert_message(await alice.recv(), "", alice, room)
+            await alice.send_json({})
+            self.assert_message(await alice.recv(), "", alice, room)
+            # Content is passed through as JSON, whatever its type.
+            for content in (42, 2.5, True, None, [1, "a"], {"nested": {"x": 1}}):
+                await alice.send_json({"type": "message", "content": content})
+                msg = await alice.recv()
+                self.assertEqual(set(msg), MESSAGE_KEYS)
+                self.assertEqual(msg["content"], content)
+            await alice.assert_quiet()
+            await alice.close()
+
+        self.run_async(run())
+
+    def test_plain_text_is_a_message(self):
+        async def run():
+            room = unique_room()
+            alice = await Member.join_room(self.port, room, "alice")
+            bob = await Member.join_room(self.port, room, "bob")
+            await alice.recv()
+            # Not JSON, broken JSON, and JSON that is not an object: the text is the content.
+            for text in ("just some words", "{not json", '{"type": "message"', "42", '"quoted"', "[1, 2]"):
+                await alice.send_text(text)
+                for m in (alice, bob):
+                    self.assert_message(await m.recv(), text, alice, room)
+            for m in (alice, bob):
+                await m.assert_quiet()
+            for m in (alice, bob):
+                await m.close()
+
+        self.run_async(run())
+
+    def test_binary_frames_are_ignored(self):
+        async def run():
+            room = unique_room()
+            alice = await Member.join_room(self.port, room, "alice")
+            await asyncio.wait_for(alice.ws.send(b'{"type":"message","content":"bin"}'), OP_TIMEOUT)
+            await alice.assert_quiet()
+            await alice.close()
+
+        self.run_async(run())
+
+    def test_unknown_type_is_ignored(self):
+        async def run():
+            room = unique_room()
+            alice = await Member.join_room(self.port, room, "alice")
+            await alice.send_json({"type": "reaction", "content": "+1"})
+            await alice.send_json({"type": 7, "content": "x"})
+            await alice.assert_quiet()
+            later = await Member.join_room(self.port, room, "later")
+            self.assertEqual(later.history_raw, [alice.join_raw, later.join_raw])
+            await later.close()
+            await alice.close()
+
+        self.run_async(run())
+
+    def test_typing_is_broadcast_and_not_saved(self):
+        async def run():
+            room = unique_room()
+            alice = await Member.join_room(self.port, room, "alice")
+            bob = await Member.join_room(self.port, room, "bob")
+            await alice.recv()
+            for sent, expected in (({"type": "typing", "is_typing": True}, True),
+                                   ({"type": "typing", "is_typing": False}, False),
+                                   ({"type": "typing"}, True)):
+                await alice.send_json(sent)
+                for m in (alice, bob):
+                    msg = await m.recv()
+                    self.assertEqual(set(msg), TYPING_KEYS, msg)
+                    self.assertEqual(msg, {"type": "typing", "username": "alice", "user_id": alice.user_id,
+                                           "is_typing": expected})
+            await alice.send_json({"type": "message", "content": "done typing"})
+            for m in (alice, bob):
+                self.assert_message(await m.recv(), "done typing", alice, room)
+            # A later member's history: joins and the message, no typing.
+            carol = await Member.join_room(self.port, room, "carol")
+            self.assertEqual([h["type"] for h in carol.history], ["system", "system", "message", "system"])
+            self.assertEqual(carol.history_raw[-1], carol.join_raw)
+            for m in (alice, bob):
+                await m.recv()  # carol's join
+            for m in (alice, bob, carol):
+                await m.assert_quiet()
+            for m in (alice, bob, carol):
+                await m.close()
+
+        self.run_async(run())
+
+    def test_rooms_are_isolated(self):
+        async def run():
+            room_x, room_y = unique_room("x"), unique_room("y")
+            alice = await Member.join_room(self.port, room_x, "alice")
+            bob = await Member.join_room(self.port, room_y, "bob")
+            await alice.send_json({"type": "message", "content": "only in x"})
+            await alice.send_json({"type": "typing", "is_typing": True})
+            self.assert_message(await alice.recv(), "only in x", alice, room_x)
+            await alice.recv()  # the typing message
+            await bob.assert_quiet()
+            await alice.assert_quiet()
+            carol = await Member.join_room(self.port, room_y, "carol")
+            self.assertEqual(carol.history_raw, [bob.join_raw, carol.join_raw])
+            await bob.recv()
+            for m in (alice, bob, carol):
+                await m.close()
+
+        self.run_async(run())
+
+    def test_many_clients_at_once(self):
+        """8 members each send 10 messages at the same time: every member gets all 80, each
+        sender's in order."""
+        async def run():
+            room = unique_room()
+            members = []
+            for i in range(8):
+                members.append(await Member.join_room(self.port, room, f"user{i}"))
+            # Everyone reads the joins that came after its own.
+            for i, m in enumerate(members):
+                for j in range(i + 1, 8):
+                    self.assertEqual(await m.recv_raw(), members[j].join_raw)
+
+            async def talk(m):
+                for k in range(10):
+                    await m.send_json({"type": "message", "content": f"{m.username}:{k}"})
+
+            await asyncio.gather(*(talk(m) for m in members))
+
+            async def listen(m):
+                seen = {}
+                for _ in range(80):
+                    msg = await m.recv()
+                    self.assertEqual(msg["type"], "message")
+                    user, k = msg["content"].split(":")
+                    self.assertEqual(user, msg["username"])
+                    self.assertEqual(int(k), seen.get(user, -1) + 1, f"{user}'s messages out of order")
+                    seen[user] = int(k)
+                return seen
+
+            results = await asyncio.gather(*(listen(m) for m in members))
+            for seen in results:
+                self.assertEqual(seen, {f"user{i}": 9 for i in range(8)})
+            for m in members:
+                await m.assert_quiet()
+            for m in members:
+                await m.close()
+
+        self.run_async(run())
+
+
+class Leaving(ChatTestCase):
+    def test_leave_on_close_is_broadcast_and_saved(self):
+        async def run():
+            room = unique_room()
+            alice = await Member.join_room(self.port, room, "alice")
+            bob = await Member.join_room(self.port, room, "bob")
+            await alice.recv()
+            await bob.close()
+            leave = await alice.recv()
+            self.assert_system(leave, "leave", "bob", bob.user_id)
+            await alice.assert_quiet()
+            # user_count and users dropped already when the leave message arrives.
+            r = rooms_by_id(self.port)[room]
+            self.assertEqual(r, {"room_id": room, "user_count": 1, "users": ["alice"]})
+            carol = await Member.join_room(self.port, room, "carol")
+            self.assertEqual([(h["type"], h.get("action"), h.get("username")) for h in carol.history],
+                             [("system", "join", "alice"), ("system", "join", "bob"),
+                              ("system", "leave", "bob"), ("system", "join", "carol")])
+            await alice.recv()
+            await carol.close()
+            await alice.close()
+
+        self.run_async(run())
+
+    def test_leave_on_abrupt_tcp_drop(self):
+        for how in ("fin", "reset"):
+            with self.subTest(how=how):
+                self._abrupt_drop(how)
+
+    def _abrupt_drop(self, how):
+        async def run():
+            room = unique_room()
+            alice = await Member.join_room(self.port, room, "alice")
+            # bob is a raw socket client that vanishes without a close frame.
+            bob = await asyncio.to_thread(RawWebSocket, self.port, f"/ws/chat/{room}?username=bob", OP_TIMEOUT)
+            op, payload = await asyncio.to_thread(bob.recv_message)
+            self.assertEqual(op, TEXT)
+            bob_join = json.loads(payload)
+            self.assertEqual(await alice.recv(), bob_join)
+            op, payload = await asyncio.to_thread(bob.recv_message)  # history: alice's join
+            op, payload = await asyncio.to_thread(bob.recv_message)  # history: bob's join
+            self.assertEqual(json.loads(payload), bob_join)
+            if how == "reset":
+                bob.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            bob.sock.close()
+            leave = await alice.recv()
+            self.assert_system(leave, "leave", "bob", bob_join["user_id"])
+            self.assertEqual(rooms_by_id(self.port)[room]["user_count"], 1)
+            await alice.assert_quiet()
+            await alice.close()
+
+        self.run_async(run())
+
+    def test_last_member_leaving_keeps_the_history(self):
+        """The room's group goes with its last member (the leave message has nobody to reach and
+        is not saved); the history stays for whoever comes next."""
+        async def run():
+            room = unique_room()
+            alice = await Member.join_room(self.port, room, "alice")
+            await alice.send_json({"type": "message", "content": "anyone?"})
+            await alice.recv()
+            await alice.close()
+            await self.wait_room_gone(room)
+            bob = await Member.join_room(self.port, room, "bob")
+            self.assertEqual([(h["type"], h.get("username")) for h in bob.history],
+                             [("system", "alice"), ("message", "alice"), ("system", "bob")])
+            await bob.close()
+
+        self.run_async(run())
+
+    async def wait_room_gone(self, room, timeout=OP_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while room in rooms_by_id(self.port):
+            if time.monotonic() > deadline:
+                self.fail(f"room {room} still listed after {timeout}s")
+            await asyncio.sleep(0.02)
+
+
+class RoomsApi(ChatTestCase):
+    def test_rooms_listing_sorted_with_counts_and_users(self):
+        async def run():
+            tag = uuid.uuid4().hex[:8]
+            b_room, a_room, c_room = f"b-{tag}", f"a-{tag}", f"c-{tag}"
+            b1 = await Member.join_room(self.port, b_room, "bea")
+            a1 = await Member.join_room(self.port, a_room, "ann")
+            b2 = await Member.join_room(self.port, b_room, "bob")
+            c1 = await Member.join_room(self.port, c_room, "cid")
+            await b1.recv()
+            rooms = http_get_json(self.port, "/api/chat/rooms")
+            ids = [r["room_id"] for r in rooms]
+            self.assertEqual(ids, sorted(ids), "rooms are sorted by room_id")
+            mine = [r for r in rooms if r["room_id"].endswith(tag)]
+            self.assertEqual(mine, [
+                {"room_id": a_room, "user_count": 1, "users": ["ann"]},
+                {"room_id": b_room, "user_count": 2, "users": ["bea", "bob"]},
+                {"room_id": c_room, "user_count": 1, "users": ["cid"]},
+            ])
+            await b2.close()
+            self.assertEqual((await b1.recv())["action"], "leave")
+            self.assertEqual(rooms_by_id(self.port)[b_room], {"room_id": b_room, "user_count": 1, "users": ["bea"]})
+            await c1.close()
+            await b1.close()
+            await a1.close()
+
+        self.run_async(run())
+
+    def test_page_is_served(self):
+        with HttpConnection(self.port) as c:
+            c.send(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            res = c.read_response()
+        self.assertEqual(res.status, 200)
+        self.assertTrue(res.header("Content-Type").startswith("text/html"))
+        body = res.body.decode()
+        for hook in ('id="name"', 'id="room"', 'id="join"', 'id="messages"', 'id="users"', 'id="typing"',
+                     'id="message"', 'id="send"', "/ws/chat/", "/api/chat/rooms"):
+            self.assertIn(hook, body)
+        self.assertNotRegex(body, r"(src|href)=\"https?://", "the page loads nothing from outside")
+
+
+class Shutdown(unittest.TestCase):
+    def test_sigint_with_members_connected(self):
+        server = EchoServer(threads=2).start()
+        try:
+            async def run():
+                room = unique_room()
+                alice = await Member.join_room(server.port, room, "alice")
+                bob = await Member.join_room(server.port, room, "bob")
+                await alice.recv()
+                server.send_signal()
+                for m in (alice, bob):
+                    with self.assertRaises(websockets.ConnectionClosed):
+                        while True:
+                            await m.recv()
+                    self.assertEqual(m.ws.close_code, 1001)
+
+            asyncio.run(asyncio.wait_for(run(), 60))
+            self.assertEqual(server.wait_exit(), 0, server.stderr())
+        finally:
+            server.kill()
+
+
+if __name__ == "__main__":
+    main()
