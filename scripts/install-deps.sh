@@ -13,6 +13,8 @@ APT_PACKAGES=(
   libgtest-dev googletest python3 python3-websockets
   # browser tests of the chat example (tests/js/browser): Debian's chromium, /usr/bin/chromium
   chromium
+  # fuzzing (fuzz/run.sh): clang with the libFuzzer and sanitizer runtimes
+  clang libclang-rt-14-dev
 )
 
 missing=()
