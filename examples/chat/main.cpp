@@ -284,16 +284,5 @@ int main(int argc, char** argv) {
     co_return;
   });
 
-  try {
-    app.on_startup([&app, &options]() -> nx::Task<> {
-      // Tests read this line to learn the port when started with --port 0.
-      examples::announce("chat", app, options, "(open it in a browser)");
-      co_return;
-    });
-    app.run(options.run);
-  } catch (const std::exception& e) {
-    std::cerr << "chat: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+  return examples::serve(app, options, "chat", "/ws/chat/{room_id}");
 }

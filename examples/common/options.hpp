@@ -128,12 +128,33 @@ inline Options parse_options(int argc, char** argv, nexios::Limits defaults = {}
   return o;
 }
 
-/// Prints the line tests wait for: "<name> listening on http://HOST:PORT".
+/// Prints the line tests wait for: "nexios <name> listening on http://HOST:PORT <extra>".
 inline void announce(std::string_view name, const nexios::App& app, const Options& o, std::string_view extra = {}) {
   std::printf("nexios %.*s listening on http://%s:%u%s%.*s\n", static_cast<int>(name.size()), name.data(),
               o.run.host.c_str(), static_cast<unsigned>(app.port()), extra.empty() ? "" : " ",
               static_cast<int>(extra.size()), extra.data());
   std::fflush(stdout);
+}
+
+/// Serves `app` until SIGINT/SIGTERM, announcing the port once it listens (`path` names the
+/// WebSocket endpoint to show). Returns the process exit status.
+inline int serve(nexios::App& app, const Options& o, std::string_view name, std::string_view path = {}) {
+  try {
+    app.on_startup([&app, &o, name, path]() -> nexios::Task<> {
+      // Tests read this line to learn the port when started with --port 0.
+      std::string extra;
+      if (!path.empty()) {
+        extra = "(WebSocket: ws://" + o.run.host + ":" + std::to_string(app.port()) + std::string(path) + ")";
+      }
+      announce(name, app, o, extra);
+      co_return;
+    });
+    app.run(o.run);
+  } catch (const std::exception& e) {
+    std::cerr << name << ": " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
 }
 
 }  // namespace examples

@@ -184,16 +184,5 @@ int main(int argc, char** argv) {
     co_return;
   });
 
-  try {
-    app.on_startup([&app, &options]() -> nx::Task<> {
-      // Tests read this line to learn the port when started with --port 0.
-      examples::announce("rooms", app, options, "(WebSocket: ws://" + options.run.host + ":" + std::to_string(app.port()) + "/room/{room_id})");
-      co_return;
-    });
-    app.run(options.run);
-  } catch (const std::exception& e) {
-    std::cerr << "rooms: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+  return examples::serve(app, options, "rooms", "/room/{room_id}");
 }

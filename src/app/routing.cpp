@@ -76,12 +76,18 @@ WSRouter& WSRouter::mount_router(const WSRouter& router, std::optional<std::stri
     throw std::invalid_argument("a WSRouter cannot be mounted on itself");
   }
   data_->entries.emplace_back(Data::Mount{router.data_, std::move(path)});
-  // Validate the full paths now, so a bad combination fails where it is written.
-  std::vector<WebsocketRoutes> flat;
-  collect({}, flat);
-  for (const auto& r : flat) {
-    routing::PathPattern check(r.path());
-    (void)check;
+  // Validate the full paths now, so a bad combination (or a cycle) fails where it is written,
+  // and leaves this router as it was.
+  try {
+    std::vector<WebsocketRoutes> flat;
+    collect({}, flat);
+    for (const auto& r : flat) {
+      routing::PathPattern check(r.path());
+      (void)check;
+    }
+  } catch (...) {
+    data_->entries.pop_back();
+    throw;
   }
   return *this;
 }

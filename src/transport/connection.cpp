@@ -80,7 +80,12 @@ Connection::Connection(Worker& worker, tcp::socket socket)
   worker_.add(this);
 }
 
-Connection::~Connection() { finish(); }
+Connection::~Connection() {
+  finish();
+  // A message still held in the slot when the last handle goes (possibly on another thread): its
+  // block goes back to the heap rather than to this thread's pool.
+  delete[] rb_;
+}
 
 const Limits& Connection::limits() const noexcept { return worker_.server.limits(); }
 
@@ -581,6 +586,9 @@ Task<Received> Connection::ws_receive() {
     delivered_ = false;
     slot_full_ = false;
     slot_free_.notify_all();
+    if (finished_) {
+      release_read_buffer();
+    }
   }
   for (;;) {
     if (slot_full_ && !delivered_ && !close_sent_) {
@@ -809,7 +817,11 @@ void Connection::finish() noexcept {
   boost::system::error_code ec;
   timer_.cancel();
   socket_.close(ec);
-  release_read_buffer();
+  // A message in the slot stays readable: the handler may still hold its view, or not have
+  // received it yet (it was sent before the connection ended).
+  if (!slot_full_) {
+    release_read_buffer();
+  }
   worker_.remove(this);
   msg_ready_.notify_all();
   slot_free_.notify_all();

@@ -37,20 +37,6 @@ namespace nx = nexios;
 
 namespace {
 
-nx::Task<> echo(nx::WebSocket ws) {
-  co_await ws.accept();
-  for (;;) {
-    auto m = co_await ws.receive();
-    if (m.type == nx::Message::Type::disconnect) {
-      co_return;
-    }
-    if (m.binary) {
-      co_await ws.send_bytes(m.bytes());
-    } else {
-      co_await ws.send_text(m.text());
-    }
-  }
-}
 
 // Sends `frame` and reads exactly `reply_size` bytes, without allocating.
 void round_trip(nx::test::TestClient& c, const std::string& frame, std::size_t reply_size) {
@@ -63,7 +49,7 @@ void round_trip(nx::test::TestClient& c, const std::string& frame, std::size_t r
 
 TEST(Allocations, WarmEchoDoesNotAllocate) {
   nx::App app;
-  app.ws_route("/ws", echo);
+  app.ws_route("/ws", nx::test::echo);
   nx::test::Served s(app);
   nx::test::TestClient c(s.port());
   ASSERT_EQ(c.handshake("/ws").status, 101);

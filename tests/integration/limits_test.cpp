@@ -23,21 +23,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-nx::Task<> echo(nx::WebSocket ws) {
-  co_await ws.accept();
-  for (;;) {
-    auto m = co_await ws.receive();
-    if (m.type == nx::Message::Type::disconnect) {
-      co_return;
-    }
-    // (Not `co_await (c ? a : b)`: GCC 12 destroys the temporaries of a conditional co_await twice.)
-    if (m.binary) {
-      co_await ws.send_bytes(m.bytes());
-    } else {
-      co_await ws.send_text(m.text());
-    }
-  }
-}
 
 nx::HttpHandler ok() {
   return [](nx::Request& req, nx::Response& res) -> nx::Task<> {
@@ -51,7 +36,7 @@ nx::HttpHandler ok() {
 TEST(Limits, MaxMessageSizeExactlyAndPlusOne) {
   nx::App app;
   app.limits.max_message_size = 1000;
-  app.ws_route("/ws", echo);
+  app.ws_route("/ws", nx::test::echo);
   Served s(app);
   TestClient c(s.port());
   ASSERT_EQ(c.handshake("/ws").status, 101);
@@ -160,7 +145,7 @@ TEST(Limits, CloseTimeoutDropsAPeerThatNeverAnswersTheClose) {
 TEST(Limits, IdleTimeoutClosesWith1001) {
   nx::App app;
   app.limits.idle_timeout = 200ms;
-  app.ws_route("/ws", echo);
+  app.ws_route("/ws", nx::test::echo);
   Served s(app);
   TestClient c(s.port());
   ASSERT_EQ(c.handshake("/ws").status, 101);
@@ -173,7 +158,7 @@ TEST(Limits, PingIntervalSendsPingsAndPongsKeepTheConnectionAlive) {
   nx::App app;
   app.limits.ping_interval = 50ms;
   app.limits.idle_timeout = 400ms;
-  app.ws_route("/ws", echo);
+  app.ws_route("/ws", nx::test::echo);
   Served s(app);
   TestClient c(s.port());
   ASSERT_EQ(c.handshake("/ws").status, 101);

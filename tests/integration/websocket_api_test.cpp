@@ -24,20 +24,6 @@ using nx::ws::Opcode;
 
 namespace {
 
-nx::Task<> echo(nx::WebSocket ws) {
-  co_await ws.accept();
-  for (;;) {
-    auto m = co_await ws.receive();
-    if (m.type == nx::Message::Type::disconnect) {
-      co_return;
-    }
-    if (m.binary) {
-      co_await ws.send_bytes(m.bytes());
-    } else {
-      co_await ws.send_text(m.text());
-    }
-  }
-}
 
 // Runs `body`, reporting the type of exception it throws ("" if none) to the mailbox.
 template <class F>
@@ -61,7 +47,7 @@ nx::Task<> report(Mailbox<std::string>& box, F body) {
 
 TEST(WebSocketApi, EchoesTextAndBinaryOfManySizes) {
   nx::App app;
-  app.ws_route("/ws", echo);
+  app.ws_route("/ws", nx::test::echo);
   Served s(app);
   TestClient c(s.port());
   ASSERT_EQ(c.handshake("/ws").status, 101);
@@ -462,4 +448,27 @@ TEST(WebSocketApi, PingIsAnsweredWhileTheHandlerIsBusyElsewhere) {
   c.send_close(1000);
   EXPECT_EQ(c.read_close().code, 1000);
   EXPECT_TRUE(c.wait_closed());
+}
+
+TEST(WebSocketApi, ResetWithMessagesQueuedLeavesTheServerServing) {
+  // A client floods messages without reading, then resets the connection: the messages already
+  // parsed stay readable (the handler holds views into them) and nothing touches freed memory.
+  nx::App app;
+  app.ws_route("/ws", nx::test::echo);
+  Served s(app);
+  for (int round = 0; round < 3; ++round) {
+    TestClient c(s.port());
+    ASSERT_EQ(c.handshake("/ws").status, 101);
+    std::string burst;
+    for (int i = 0; i < 20000; ++i) {
+      burst += TestClient::encode(Opcode::text, "message " + std::to_string(i));
+    }
+    c.send_raw(burst);
+    ::linger lg{1, 0};  // close with RST
+    ::setsockopt(c.socket().native_handle(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+  }
+  TestClient fresh(s.port());
+  ASSERT_EQ(fresh.handshake("/ws").status, 101);
+  fresh.send_text("still serving");
+  EXPECT_EQ(fresh.read_text(), "still serving");
 }

@@ -47,6 +47,24 @@ class Mailbox {
   std::deque<T> items_;
 };
 
+/// A handler that echoes every message unchanged (text as text, binary as binary) from the
+/// zero-copy view `receive()` gives, until the peer disconnects.
+inline Task<> echo(WebSocket ws) {
+  co_await ws.accept();
+  for (;;) {
+    Message m = co_await ws.receive();
+    if (m.type == Message::Type::disconnect) {
+      co_return;
+    }
+    // (Not `co_await (c ? a : b)`: GCC 12 destroys the temporaries of a conditional co_await twice.)
+    if (m.binary) {
+      co_await ws.send_bytes(m.bytes());
+    } else {
+      co_await ws.send_text(m.text());
+    }
+  }
+}
+
 /// Serves `app` on 127.0.0.1:0 for the lifetime of the object.
 class Served {
  public:
