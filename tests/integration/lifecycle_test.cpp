@@ -168,3 +168,21 @@ TEST(Lifecycle, ManyClientsOnSeveralThreads) {
 TEST(Lifecycle, GetApplicationIsProcessWide) {
   EXPECT_EQ(&nx::get_application(), &nx::get_application());
 }
+
+TEST(Lifecycle, DrainTimeoutDropsConnectionsThatDoNotFinish) {
+  nx::App app;
+  app.limits.drain_timeout = std::chrono::milliseconds(200);
+  app.limits.close_timeout = std::chrono::seconds(30);  // longer than the drain: the drain decides
+  app.ws_route("/ws", nx::test::echo);
+  nx::RunOptions o;
+  o.port = 0;
+  const auto port = app.start(o);
+  TestClient ws(port);
+  ASSERT_EQ(ws.handshake("/ws").status, 101);
+  app.stop();
+  EXPECT_EQ(ws.read_close().code, 1001);
+  // The client never answers the close: after drain_timeout the server drops the connection and
+  // finishes stopping (the client's read timeout, 10 s, is far below the 30 s close timeout).
+  EXPECT_TRUE(ws.wait_closed());
+  app.wait();
+}
