@@ -724,7 +724,9 @@ void Connection::on_written(const boost::system::error_code& ec) {
   writing_ = false;
   queued_bytes_ -= inflight_.total;
   inflight_.clear();
-  if (inflight_.bytes.capacity() > max_retained_write_buffer) {
+  // A buffer that grew during a burst is given back once the burst is over (nothing more
+  // queued); while data keeps coming it is reused, so a sustained stream does not reallocate.
+  if (inflight_.bytes.capacity() > max_retained_write_buffer && pending_.empty()) {
     inflight_.bytes = std::vector<std::uint8_t>();
   }
   if (finished_) {
