@@ -10,6 +10,7 @@
 #include <nexios/log.hpp>
 #include <nexios/ws/handshake.hpp>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -98,7 +99,15 @@ struct App::Impl final : transport::Dispatcher {
           conn.close_after_response();
           co_return false;
         }
-        co_await run_websocket(conn, *route, std::move(params));
+        // The session runs as its own task: the HTTP session's frames are not kept for the
+        // WebSocket's lifetime.
+        boost::asio::co_spawn(conn.executor(),
+                              run_websocket(conn.shared_from_this(), route, std::move(params)),
+                              [](std::exception_ptr e) {
+                                if (e) {
+                                  log(LogLevel::error, "websocket session: " + describe(e));
+                                }
+                              });
         co_return true;
       }
       // Not a WebSocket route: an HTTP route may still answer (the Upgrade header is ignored).
@@ -188,8 +197,11 @@ struct App::Impl final : transport::Dispatcher {
     }
   }
 
-  Task<> run_websocket(transport::Connection& conn, const WsRoute& route, routing::PathParams params) {
-    auto impl = std::make_shared<detail::WebSocketImpl>(conn.shared_from_this(), std::move(params), app.state);
+  Task<> run_websocket(std::shared_ptr<transport::Connection> conn_ptr, const WsRoute* route_ptr,
+                       routing::PathParams params) {
+    transport::Connection& conn = *conn_ptr;
+    const WsRoute& route = *route_ptr;
+    auto impl = std::make_shared<detail::WebSocketImpl>(conn_ptr, std::move(params), app.state);
     std::exception_ptr error;
     try {
       co_await route.handler(WebSocket(impl));

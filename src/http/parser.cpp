@@ -3,6 +3,8 @@
 #include <nexios/detail/ascii.hpp>
 
 #include <algorithm>
+#include <cstdint>
+#include <utility>
 #include <limits>
 
 namespace nexios::http {
@@ -666,6 +668,46 @@ std::size_t RequestParser::feed_trailers(std::string_view data, std::error_code&
     line_.clear();
   }
   return data.size();
+}
+
+void RequestParser::compact() {
+  std::vector<char> head(head_.begin(), head_.end());
+  std::vector<char> path(path_storage_.begin(), path_storage_.end());
+  std::vector<char> body(body_.begin(), body_.end());
+  // A view into one of the old buffers moves to the same offset of its copy; views elsewhere
+  // (string literals) stay.
+  auto rebase = [&](std::string_view v) -> std::string_view {
+    if (v.data() == nullptr) {
+      return v;
+    }
+    const auto p = reinterpret_cast<std::uintptr_t>(v.data());
+    const std::pair<const std::vector<char>*, std::vector<char>*> pairs[] = {
+        {&head_, &head}, {&path_storage_, &path}, {&body_, &body}};
+    for (const auto& [from, to] : pairs) {
+      const auto b = reinterpret_cast<std::uintptr_t>(from->data());
+      if (!from->empty() && p >= b && p + v.size() <= b + from->size()) {
+        return {to->data() + (p - b), v.size()};
+      }
+    }
+    return v;
+  };
+  Request& r = request_;
+  r.method_ = rebase(r.method_);
+  r.target_ = rebase(r.target_);
+  r.path_ = rebase(r.path_);
+  r.raw_path_ = rebase(r.raw_path_);
+  r.query_ = rebase(r.query_);
+  r.body_ = rebase(r.body_);
+  Headers headers;
+  headers.reserve(r.headers_.size());
+  for (const auto& f : r.headers_) {
+    headers.add(rebase(f.name), rebase(f.value));
+  }
+  r.headers_ = std::move(headers);
+  head_ = std::move(head);
+  path_storage_ = std::move(path);
+  body_ = std::move(body);
+  line_ = std::string();
 }
 
 }  // namespace nexios::http

@@ -69,7 +69,6 @@ Connection::Connection(Worker& worker, tcp::socket socket)
       parser_(http_limits(worker.server.limits())),
       frames_(frame_options(worker.server.limits())),
       msg_ready_(executor_),
-      slot_free_(executor_),
       closed_(executor_),
       writable_(executor_) {
   boost::system::error_code ec;
@@ -104,7 +103,12 @@ Task<> Connection::run(Dispatcher& dispatcher) {
       in_request_ = true;
       http::Response res;
       const bool taken = co_await dispatcher.handle(*this, res);
-      if (taken || finished_) {
+      if (taken) {
+        // The dispatcher owns the connection now (a WebSocket session running on its own): this
+        // coroutine, and the memory of its frame, are done.
+        co_return;
+      }
+      if (finished_) {
         linger = false;
         break;
       }
@@ -277,6 +281,7 @@ Task<bool> Connection::ws_accept(std::string_view subprotocol,
   phase_ = Phase::websocket;
   open_.store(true, std::memory_order_release);
   out_ = std::string();
+  parser_.compact();  // the handshake request stays for the WebSocket's life: keep only its bytes
   const auto now = steady::now();
   last_activity_ = now;
   next_ping_ = now + limits().ping_interval;
@@ -288,9 +293,7 @@ Task<bool> Connection::ws_accept(std::string_view subprotocol,
     leftover_ = std::vector<std::uint8_t>();
   }
   reader_running_ = true;
-  asio::co_spawn(
-      executor_, [](std::shared_ptr<Connection> c) -> Task<> { co_await c->read_loop(); }(self),
-      [](std::exception_ptr e) { log_exception(e, "websocket reader"); });
+  pump_reader();
   arm_ws_watchdog();
   if (shutting_down_) {
     ws_close(ws::close_code::going_away, "server shutting down");
@@ -312,72 +315,92 @@ Task<> Connection::ws_reject(http::Response response) {
 // WebSocket phase: reading
 // ================================================================================================
 
-Task<> Connection::read_loop() {
-  for (;;) {
-    process_input();
-    if (finished_) {
-      break;
-    }
-    if (slot_full_ && !close_sent_) {
-      co_await slot_free_.wait();
-      continue;
-    }
-    // Back-pressure: do not read (and so do not queue pongs) while the peer is not reading.
-    if (!close_sent_ && queued_bytes_ > limits().send_buffer_high_water) {
-      co_await writable_.wait();
-      continue;
-    }
-    auto [ec] = co_await socket_.async_wait(tcp::socket::wait_read, as_tuple_awaitable);
-    if (finished_) {
-      break;
-    }
-    if (ec) {
-      on_peer_gone(ws::close_code::abnormal, {}, true);
-      break;
-    }
-    boost::system::error_code rec;
-    std::size_t n = 0;
-    if (discarding_) {
-      // After our close frame (or a protocol failure) input only matters for the peer's close
-      // frame; it is parsed from the thread's scratch buffer so a message view the handler may
-      // still hold stays intact.
-      auto& buf = worker_.read_buffer;
-      n = socket_.read_some(asio::buffer(buf), rec);
-      if (!rec && !parser_failed_ && !frames_.closed()) {
-        std::size_t pos = 0;
-        for (;;) {
-          std::size_t used = 0;
-          std::error_code pec;
-          auto ev = frames_.next(buf.data() + pos, n - pos, used, pec);
-          pos += used;
-          if (pec) {
-            parser_failed_ = true;
-            break;
-          }
-          if (ev.type == ws::FrameEvent::Type::need_more) {
-            break;
-          }
-          if (ev.type == ws::FrameEvent::Type::control) {
-            on_control(ev.opcode, ev.view());
-          }
+// The reader is driven by callbacks rather than a coroutine, so an idle WebSocket costs one
+// pending readiness wait and no coroutine frame. pump_reader() parses what is buffered and then
+// either waits for readability or stops until what it waits for happens: ws_receive() freeing the
+// slot, on_written() draining the send queue, or ws_close() switching to discarding input.
+void Connection::pump_reader() {
+  if (!reader_running_ || read_pending_ || pumping_) {
+    return;
+  }
+  pumping_ = true;
+  process_input();
+  pumping_ = false;
+  if (finished_) {
+    end_reader();
+    return;
+  }
+  if (slot_full_ && !close_sent_) {
+    return;  // the handler has not taken the message yet
+  }
+  // Back-pressure: do not read (and so do not queue pongs) while the peer is not reading.
+  if (!close_sent_ && queued_bytes_ > limits().send_buffer_high_water) {
+    return;
+  }
+  read_pending_ = true;
+  socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](const boost::system::error_code& ec) {
+    self->read_pending_ = false;
+    self->on_readable(ec);
+  });
+}
+
+void Connection::on_readable(const boost::system::error_code& ec) {
+  if (finished_) {
+    end_reader();
+    return;
+  }
+  if (ec) {
+    on_peer_gone(ws::close_code::abnormal, {}, true);
+    end_reader();
+    return;
+  }
+  boost::system::error_code rec;
+  std::size_t n = 0;
+  if (discarding_) {
+    // After our close frame (or a protocol failure) input only matters for the peer's close
+    // frame; it is parsed from the thread's scratch buffer so a message view the handler may
+    // still hold stays intact.
+    auto& buf = worker_.read_buffer;
+    n = socket_.read_some(asio::buffer(buf), rec);
+    if (!rec && !parser_failed_ && !frames_.closed()) {
+      std::size_t pos = 0;
+      for (;;) {
+        std::size_t used = 0;
+        std::error_code pec;
+        auto ev = frames_.next(buf.data() + pos, n - pos, used, pec);
+        pos += used;
+        if (pec) {
+          parser_failed_ = true;
+          break;
+        }
+        if (ev.type == ws::FrameEvent::Type::need_more) {
+          break;
+        }
+        if (ev.type == ws::FrameEvent::Type::control) {
+          on_control(ev.opcode, ev.view());
         }
       }
-    } else {
-      ensure_read_space();
-      n = socket_.read_some(asio::buffer(rb_ + rb_end_, rb_cap_ - rb_end_), rec);
-      if (!rec) {
-        rb_end_ += n;
-      }
     }
-    if (rec == asio::error::would_block || rec == asio::error::try_again) {
-      continue;
+  } else {
+    ensure_read_space();
+    n = socket_.read_some(asio::buffer(rb_ + rb_end_, rb_cap_ - rb_end_), rec);
+    if (!rec) {
+      rb_end_ += n;
     }
-    if (rec) {
-      on_peer_gone(ws::close_code::abnormal, {}, rec != asio::error::eof);
-      break;
-    }
+  }
+  if (rec && rec != asio::error::would_block && rec != asio::error::try_again) {
+    on_peer_gone(ws::close_code::abnormal, {}, rec != asio::error::eof);
+    end_reader();
+    return;
+  }
+  if (!rec) {
     last_activity_ = steady::now();
   }
+  pump_reader();
+}
+
+// The peer's side is over (end of stream, an error, or the connection finished).
+void Connection::end_reader() {
   reader_running_ = false;
   if (!writing_ && pending_.empty()) {
     finish();
@@ -585,9 +608,10 @@ Task<Received> Connection::ws_receive() {
   if (delivered_) {
     delivered_ = false;
     slot_full_ = false;
-    slot_free_.notify_all();
     if (finished_) {
       release_read_buffer();
+    } else {
+      pump_reader();  // may put the next message in the slot right away
     }
   }
   for (;;) {
@@ -739,6 +763,10 @@ void Connection::on_written(const boost::system::error_code& ec) {
   }
   if (queued_bytes_ <= limits().send_buffer_high_water) {
     writable_.notify_all();
+    pump_reader();  // a reader paused by back-pressure goes on
+    if (finished_) {
+      return;
+    }
   }
   if (!pending_.empty()) {
     start_write();
@@ -773,7 +801,6 @@ bool Connection::ws_close(std::uint16_t code, std::string_view reason) {
   if (slot_full_ && !delivered_) {
     slot_full_ = false;
   }
-  slot_free_.notify_all();
   if (!peer_closed_ && !transport_failed_) {
     std::uint8_t body[ws::max_control_payload];
     const std::size_t len = ws::encode_close_payload(body, code, reason);
@@ -782,6 +809,7 @@ bool Connection::ws_close(std::uint16_t code, std::string_view reason) {
   }
   arm_ws_watchdog();
   mark_ended();
+  pump_reader();  // from now on input only matters for the peer's close frame
   return true;
 }
 
@@ -826,7 +854,6 @@ void Connection::finish() noexcept {
   }
   worker_.remove(this);
   msg_ready_.notify_all();
-  slot_free_.notify_all();
   writable_.notify_all();
   closed_.notify_all();
   mark_ended();

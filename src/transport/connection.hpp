@@ -39,8 +39,9 @@ class Dispatcher {
  public:
   virtual ~Dispatcher() = default;
   /// Handles the complete request `conn.request()`. Either fills `res` and returns false (the
-  /// transport writes it), or takes the connection over (a WebSocket session, or a response the
-  /// dispatcher wrote itself) and returns true once it is finished with it.
+  /// transport writes it), or takes the connection over and returns true: from then on the
+  /// dispatcher is responsible for it (a WebSocket session running as its own task, holding a
+  /// reference to the connection, until the connection is finished).
   virtual Task<bool> handle(Connection& conn, http::Response& res) = 0;
 };
 
@@ -179,7 +180,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   http::Response error_response(int status);
 
   // WebSocket phase
-  Task<> read_loop();
+  void pump_reader();
+  void on_readable(const boost::system::error_code& ec);
+  void end_reader();
   void process_input();
   void on_control(ws::Opcode opcode, std::string_view payload);
   void fail(std::uint16_t code, std::string_view reason);
@@ -235,10 +238,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool delivered_ = false;     // the slot's message was handed to ws_receive()
   bool receiving_ = false;
   bool reader_running_ = false;
+  bool read_pending_ = false;   // a readiness wait is outstanding
+  bool pumping_ = false;        // pump_reader() is on the stack
   bool discarding_ = false;     // after our close frame: input only matters for the peer's close
   bool parser_failed_ = false;
   Event msg_ready_;
-  Event slot_free_;
 
   // WebSocket: close
   bool close_sent_ = false;

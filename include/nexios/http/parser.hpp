@@ -86,6 +86,10 @@ class RequestParser {
   /// Prepares for the next request on the same connection; keeps allocated capacity.
   void reset() noexcept;
 
+  /// Shrinks the storage of a complete request to what it uses, for a request that is kept for a
+  /// long time (a WebSocket's handshake). The request's views stay valid (they are re-pointed).
+  void compact();
+
  private:
   enum class State : std::uint8_t { head, body_length, chunk_size, chunk_data, chunk_data_crlf, trailers, done, failed };
 

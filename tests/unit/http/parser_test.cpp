@@ -1029,3 +1029,34 @@ TEST(RequestParserErrorCategory, NamesAndStatuses) {
 
 }  // namespace
 }  // namespace nexios::http
+
+TEST(RequestParserCompact, ShrinksStorageAndKeepsEveryView) {
+  nexios::http::RequestParser p;
+  const std::string raw =
+      "POST /a%20b/c?x=1&y=%C3%A9 HTTP/1.1\r\nHost: example.test\r\nX-One: 1\r\nCookie: s=abc\r\n"
+      "Content-Length: 5\r\n\r\nhello";
+  std::error_code ec;
+  ASSERT_EQ(p.feed(raw, ec), raw.size());
+  ASSERT_FALSE(ec);
+  ASSERT_TRUE(p.done());
+  p.compact();
+  // Scribble over the input: the views must point into the parser's own, compacted storage.
+  std::string copy = raw;
+  std::fill(copy.begin(), copy.end(), 'Z');
+  const auto& r = p.request();
+  EXPECT_EQ(r.method(), "POST");
+  EXPECT_EQ(r.target(), "/a%20b/c?x=1&y=%C3%A9");
+  EXPECT_EQ(r.path(), "/a b/c");
+  EXPECT_EQ(r.raw_path(), "/a%20b/c");
+  EXPECT_EQ(r.query_string(), "x=1&y=%C3%A9");
+  EXPECT_EQ(r.body(), "hello");
+  ASSERT_EQ(r.headers().size(), 4u);
+  EXPECT_EQ(r.headers().get("host").value_or(""), "example.test");
+  EXPECT_EQ(r.headers().get("cookie").value_or(""), "s=abc");
+  // The parser keeps working after a compaction.
+  p.reset();
+  const std::string next = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+  EXPECT_EQ(p.feed(next, ec), next.size());
+  EXPECT_TRUE(p.done());
+  EXPECT_EQ(p.request().path(), "/");
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Memory of idle WebSocket connections: opens N WebSockets to a server and reports its RSS growth
+per connection. Loopback only; bounded by N; stops by itself.
+
+    /usr/bin/python3 bench/idle_memory.py --binary build/bin/echo [--connections 5000]
+
+The server is started with --port 0 --threads 1 (examples' command line); its RSS is read from
+/proc after a warm-up of 100 connections, then after N more.
+"""
+import argparse
+import os
+import re
+import resource
+import socket
+import subprocess
+import sys
+import time
+
+HANDSHAKE = (b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def open_ws(port: int) -> socket.socket:
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(HANDSHAKE)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(4096)
+        if not chunk:
+            raise RuntimeError("connection closed during the handshake")
+        buf += chunk
+    if b" 101 " not in buf.split(b"\r\n", 1)[0]:
+        raise RuntimeError(f"handshake refused: {buf[:80]!r}")
+    return s
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", required=True)
+    ap.add_argument("--connections", type=int, default=5000)
+    args = ap.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = args.connections + 200
+    if soft < need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(need, hard), hard))
+    proc = subprocess.Popen([args.binary, "--port", "0", "--threads", "1"], stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        port = int(re.search(r"http://[^:]+:(\d+)", line).group(1))
+        socks = [open_ws(port) for _ in range(100)]
+        time.sleep(0.2)  # let the server settle before the first reading
+        before = rss_kib(proc.pid)
+        socks += [open_ws(port) for _ in range(args.connections)]
+        time.sleep(0.2)
+        after = rss_kib(proc.pid)
+        per = (after - before) * 1024 / args.connections
+        print(f"{args.connections} idle WebSocket connections: +{after - before} KiB RSS, "
+              f"{per:.0f} bytes per connection")
+        for s in socks:
+            s.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
