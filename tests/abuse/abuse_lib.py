@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.join(_HERE, "..", "scripts"))
 from nexios_testlib import (  # noqa: E402,F401  (re-exported)
     BINARY, CLOSE, CONT, HOST, IO_TIMEOUT, PING, PONG, TEXT, ConnectionClosedError, EchoServer,
     HttpConnection, HttpResponse, RawWebSocket, build_frame, close_payload, connect, fragments,
-    http_exchange, main, make_key, upgrade_request)
+    ServerTestCase, http_exchange, main, make_key, upgrade_request)
 
 KiB = 1024
 MiB = 1024 * 1024
@@ -199,24 +199,9 @@ def read_until_eof(sock: socket.socket, timeout: float) -> bytes:
 # ------------------------------------------------------------------------------------------------
 
 
-class AbuseCase(unittest.TestCase):
-    SERVER_ARGS: Iterable[str] = ()
-    server: EchoServer
-    port: int
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        super().setUpClass()
-        cls.server = EchoServer(extra_args=list(cls.SERVER_ARGS)).start()
-        cls.port = cls.server.port  # type: ignore[assignment]
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        try:
-            cls.server.stop_and_check()
-        finally:
-            cls.server.kill()
-            super().tearDownClass()
+class AbuseCase(ServerTestCase):
+    """One echo server for the class; every test also checks, afterwards, that a bystander
+    connection opened before it still echoes and that the server still serves."""
 
     @property
     def pid(self) -> int:

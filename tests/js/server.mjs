@@ -1,4 +1,4 @@
-// Starts and stops the nexios echo example for the Node tests.
+// Starts and stops the nexios examples for the Node tests (the echo example by default).
 //
 // The binary comes from $NEXIOS_ECHO_BIN (set by ctest), else build-it/bin/echo or build/bin/echo.
 // startEchoServer() runs `echo --host 127.0.0.1 --port 0 --threads 2`, waits (with a timeout) for
@@ -31,8 +31,18 @@ export function withTimeout(promise, ms, what = 'operation') {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-export async function startEchoServer({ startTimeoutMs = 15000 } = {}) {
-  const proc = spawn(echoBinary(), ['--host', HOST, '--port', '0', '--threads', '2'], {
+/** Starts the echo example: startServer(echoBinary()). */
+export function startEchoServer(options = {}) {
+  return startServer(echoBinary(), options);
+}
+
+/**
+ * Runs `binary --host 127.0.0.1 --port 0 --threads 2` (any of the examples), waits for its
+ * "listening on" line and returns { port, proc, url(path) (ws://), httpUrl(path), stderr(), stop() };
+ * stop() sends SIGINT and resolves with the exit code.
+ */
+export async function startServer(binary, { startTimeoutMs = 15000 } = {}) {
+  const proc = spawn(binary, ['--host', HOST, '--port', '0', '--threads', '2'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -59,7 +69,7 @@ export async function startEchoServer({ startTimeoutMs = 15000 } = {}) {
       proc.stdout.on('data', onData);
       proc.once('error', reject);
       exited.then(({ code, signal }) =>
-        reject(new Error(`echo exited (${code ?? signal}) before listening; stderr: ${stderr}`)),
+        reject(new Error(`${binary} exited (${code ?? signal}) before listening; stderr: ${stderr}`)),
       );
     }),
     startTimeoutMs,
@@ -73,6 +83,7 @@ export async function startEchoServer({ startTimeoutMs = 15000 } = {}) {
     port,
     proc,
     url: (path = '/ws') => `ws://${HOST}:${port}${path}`,
+    httpUrl: (path = '/') => `http://${HOST}:${port}${path}`,
     stderr: () => stderr,
     /** SIGINT, then the exit status (null if killed by a signal); kills it after the timeout. */
     async stop(timeoutMs = 15000) {

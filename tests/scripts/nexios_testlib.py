@@ -216,15 +216,17 @@ class EchoServer:
 
 
 class ServerTestCase(unittest.TestCase):
-    """Starts one echo server for the class and checks it stops cleanly (SIGINT → exit 0)."""
+    """Starts one echo server for the class (with SERVER_ARGS, e.g. ("--limit", "max_connections=50"))
+    and checks it stops cleanly (SIGINT → exit 0)."""
 
+    SERVER_ARGS: tuple = ()
     server: EchoServer
     port: int
 
     @classmethod
     def setUpClass(cls) -> None:
         super().setUpClass()
-        cls.server = EchoServer().start()
+        cls.server = EchoServer(extra_args=list(cls.SERVER_ARGS)).start()
         cls.port = cls.server.port  # type: ignore[assignment]
 
     @classmethod

@@ -40,7 +40,7 @@ async function openPage(name) {
   page.on('pageerror', (e) => errors.push(String(e)));
   page.errors = errors;
   pages[name] = page;
-  await page.goto(server.url('/'));
+  await page.goto(server.httpUrl('/'));
   return page;
 }
 

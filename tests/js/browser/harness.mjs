@@ -6,7 +6,6 @@
 // own browser downloads are not used) or $NEXIOS_CHROMIUM. The machine has no network, so
 // chromium runs with everything that would look something up turned off.
 
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -14,10 +13,12 @@ import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 
+import { HOST, startServer, withTimeout } from '../server.mjs';
+
+export { HOST, startServer, withTimeout };
+
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..', '..');
-
-export const HOST = '127.0.0.1';
 
 export const CHROMIUM_ARGS = [
   '--headless',
@@ -46,68 +47,6 @@ export function artifactsDir() {
   const dir = process.env.NEXIOS_ARTIFACTS_DIR || join(tmpdir(), 'nexios-browser-artifacts');
   mkdirSync(dir, { recursive: true });
   return dir;
-}
-
-/** Rejects with `what` timed out after `ms`, unless `promise` settles first. */
-export function withTimeout(promise, ms, what = 'operation') {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/**
- * Runs `binary --host 127.0.0.1 --port 0 --threads 2`, waits for its "listening on" line and
- * returns { port, url(path), stderr(), stop() }; stop() sends SIGINT and resolves with the exit code.
- */
-export async function startServer(binary, { startTimeoutMs = 15000 } = {}) {
-  const proc = spawn(binary, ['--host', HOST, '--port', '0', '--threads', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  proc.stderr.setEncoding('utf8');
-  proc.stderr.on('data', (d) => {
-    stderr = (stderr + d).slice(-8000);
-  });
-  const exited = new Promise((res) => proc.once('exit', (code, signal) => res({ code, signal })));
-  const port = await withTimeout(
-    new Promise((res, reject) => {
-      let out = '';
-      proc.stdout.setEncoding('utf8');
-      const onData = (d) => {
-        out += d;
-        const nl = out.indexOf('\n');
-        if (nl < 0) return;
-        proc.stdout.off('data', onData);
-        proc.stdout.resume();
-        const m = /listening on http:\/\/([0-9.]+):(\d+)/.exec(out.slice(0, nl));
-        if (m) res(Number(m[2]));
-        else reject(new Error(`unexpected first line: ${JSON.stringify(out.slice(0, nl))}`));
-      };
-      proc.stdout.on('data', onData);
-      proc.once('error', reject);
-      exited.then(({ code, signal }) => reject(new Error(`${binary} exited (${code ?? signal}) before listening; stderr: ${stderr}`)));
-    }),
-    startTimeoutMs,
-    'waiting for the listening line',
-  ).catch((e) => {
-    proc.kill('SIGKILL');
-    throw e;
-  });
-  return {
-    port,
-    url: (path = '/') => `http://${HOST}:${port}${path}`,
-    stderr: () => stderr,
-    async stop(timeoutMs = 15000) {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGINT');
-      try {
-        const { code } = await withTimeout(exited, timeoutMs, 'waiting for the server to exit');
-        return code;
-      } catch (e) {
-        proc.kill('SIGKILL');
-        throw e;
-      }
-    },
-  };
 }
 
 /**
