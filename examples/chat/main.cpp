@@ -275,10 +275,7 @@ int main(int argc, char** argv) {
 
   app.ws_route("/ws/chat/{room_id}", chat_room);
   app.get("/api/chat/rooms", list_rooms);
-  app.get("/", [](nx::Request&, nx::Response& res) -> nx::Task<> {
-    res.html(std::string(chat_page));
-    co_return;
-  });
+  app.get("/", examples::page(chat_page));
   app.get("/health", [](nx::Request&, nx::Response& res) -> nx::Task<> {
     res.text("ok");
     co_return;

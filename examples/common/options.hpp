@@ -136,6 +136,14 @@ inline void announce(std::string_view name, const nexios::App& app, const Option
   std::fflush(stdout);
 }
 
+/// An HTTP handler answering with a fixed HTML page (`html` must outlive the app: a literal).
+inline nexios::HttpHandler page(std::string_view html) {
+  return [html](nexios::Request&, nexios::Response& res) -> nexios::Task<> {
+    res.html(std::string(html));
+    co_return;
+  };
+}
+
 /// Serves `app` until SIGINT/SIGTERM, announcing the port once it listens (`path` names the
 /// WebSocket endpoint to show). Returns the process exit status.
 inline int serve(nexios::App& app, const Options& o, std::string_view name, std::string_view path = {}) {

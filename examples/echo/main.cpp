@@ -143,10 +143,7 @@ int main(int argc, char** argv) {
   demo.ws_route("/rooms/{room}/{n:int}", room_handler);
   app.mount_ws_router(demo);
 
-  app.get("/", [](nx::Request&, nx::Response& res) -> nx::Task<> {
-    res.html(std::string(index_html));
-    co_return;
-  });
+  app.get("/", examples::page(index_html));
   app.get("/health", [](nx::Request&, nx::Response& res) -> nx::Task<> {
     res.text("ok");
     co_return;

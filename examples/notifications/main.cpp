@@ -138,10 +138,7 @@ int main(int argc, char** argv) {
     res.json(out);
     co_return;
   });
-  app.get("/", [](nx::Request&, nx::Response& res) -> nx::Task<> {
-    res.html(std::string(index_html));
-    co_return;
-  });
+  app.get("/", examples::page(index_html));
 
   return examples::serve(app, options, "notifications", "/ws/notifications");
 }

@@ -132,11 +132,14 @@ Task<> Connection::run(Dispatcher& dispatcher) {
   finish();
 }
 
-http::Response Connection::error_response(int status) {
+// Answers a request the server refuses (its reason phrase as the body) and asks for the close.
+Task<bool> Connection::write_error(int status) {
   http::Response res;
   res.status(status);
   res.text(std::string(http::reason_phrase(status)));
-  return res;
+  out_.clear();
+  res.serialize(out_, false);
+  return write_all(out_);
 }
 
 void Connection::feed_parser(const std::uint8_t* data, std::size_t size, std::error_code& ec) {
@@ -159,11 +162,8 @@ Task<bool> Connection::read_request() {
       }
     }
     if (ec) {
-      const int status = http::status_for(ec);
       log(LogLevel::debug, "rejecting request: " + ec.message());
-      out_.clear();
-      error_response(status).serialize(out_, false);
-      co_await write_all(out_);
+      co_await write_error(http::status_for(ec));
       co_return false;
     }
     if (parser_.done()) {
@@ -197,9 +197,7 @@ Task<bool> Connection::read_request() {
     if (timed_out_) {
       timed_out_ = false;
       if (parser_.in_progress()) {
-        out_.clear();
-        error_response(408).serialize(out_, false);
-        co_await write_all(out_);
+        co_await write_error(408);
       }
       co_return false;
     }
@@ -219,11 +217,8 @@ Task<bool> Connection::read_request() {
     }
     feed_parser(buf.data(), n, ec);
     if (ec) {
-      const int status = http::status_for(ec);
       log(LogLevel::debug, "rejecting request: " + ec.message());
-      out_.clear();
-      error_response(status).serialize(out_, false);
-      co_await write_all(out_);
+      co_await write_error(http::status_for(ec));
       co_return false;
     }
   }

@@ -177,7 +177,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Task<bool> write_all(std::string_view data);
   Task<> linger_close();
   void feed_parser(const std::uint8_t* data, std::size_t size, std::error_code& ec);
-  http::Response error_response(int status);
+  Task<bool> write_error(int status);
 
   // WebSocket phase
   void pump_reader();

@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.join(_HERE, "..", "scripts"))
 from nexios_testlib import (  # noqa: E402,F401  (re-exported)
     BINARY, CLOSE, CONT, HOST, IO_TIMEOUT, PING, PONG, TEXT, ConnectionClosedError, EchoServer,
     HttpConnection, HttpResponse, RawWebSocket, build_frame, close_payload, connect, fragments,
-    ServerTestCase, http_exchange, main, make_key, upgrade_request)
+    ServerTestCase, http_exchange, main, make_key, poll_until, upgrade_request)
 
 KiB = 1024
 MiB = 1024 * 1024
@@ -163,15 +163,9 @@ def process_holds(pid: int, inode: Optional[str]) -> bool:
     return False
 
 
-def wait_until(predicate, timeout: float, interval: float = 0.01) -> bool:
-    """Polls `predicate` until true or `timeout`; returns its last value (a bounded wait)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
+def wait_until(predicate, timeout: float) -> bool:
+    """Waits (bounded) until `predicate()` holds: see nexios_testlib.poll_until."""
+    return poll_until(predicate, timeout)
 
 
 def read_until_eof(sock: socket.socket, timeout: float) -> bytes:

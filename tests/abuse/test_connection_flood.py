@@ -36,8 +36,8 @@ class ConnectionFlood(AbuseCase):
             try:
                 ws = RawWebSocket(self.port, timeout=5.0)
             except (AssertionError, ConnectionError):
-                # Still counted: a connection of the previous test not yet released.
-                time.sleep(0.02)  # bounded retry interval
+                # Still counted: a connection of the previous test not yet released. The attempt
+                # itself waited for the server's answer (503 and close), so retry right away.
                 continue
             self.addCleanup(ws.close)
             clients.append(ws)
@@ -89,7 +89,7 @@ class ConnectionFlood(AbuseCase):
             try:
                 ws = RawWebSocket(self.port, timeout=5.0)
             except (AssertionError, ConnectionError):
-                time.sleep(0.02)  # bounded retry interval: a release in progress
+                # A release in progress: the refusal was the server's answer; retry right away.
                 continue
             self.addCleanup(ws.close)
             newcomers.append(ws)

@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(_HERE, "..", "scripts"))
 from nexios_testlib import (  # noqa: E402,F401  (re-exported for the test files)
     BINARY, CLOSE, CONT, HOST, IO_TIMEOUT, PING, PONG, TEXT, ConnectionClosedError, EchoServer, Frame,
     HttpConnection, RawWebSocket, ServerTestCase, build_frame, close_payload, connect, fragments, main,
-    mask_bytes, send_chopped)
+    mask_bytes, poll_until, send_chopped)
 
 KiB = 1024
 MiB = 1024 * 1024
@@ -144,15 +144,12 @@ class ServerSocket:
         return self.inode is not None and _process_holds_socket(self.pid, self.inode)
 
     def wait_released(self, timeout: float) -> float:
-        """Polls until the server no longer holds the socket; returns the time it took. Raises
+        """Waits until the server no longer holds the socket; returns the time it took. Raises
         AssertionError past `timeout`."""
         start = time.monotonic()
-        deadline = start + timeout
-        while self.held():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the server still holds the connection from port {self.client_port} "
-                                     f"{timeout}s later")
-            time.sleep(0.01)  # poll interval of a bounded wait, not a fixed delay
+        if not poll_until(lambda: not self.held(), timeout):
+            raise AssertionError(f"the server still holds the connection from port {self.client_port} "
+                                 f"{timeout}s later")
         return time.monotonic() - start
 
 

@@ -215,6 +215,24 @@ class EchoServer:
         self.kill()
 
 
+
+def poll_until(predicate, timeout: float) -> bool:
+    """Waits until `predicate()` holds, for at most `timeout` seconds; returns whether it did.
+
+    Only for state that offers nothing to block on: a descriptor in /proc, a count behind an HTTP
+    endpoint. It returns as soon as the condition holds; the pause between looks starts at 1 ms
+    and doubles up to 20 ms, so it neither spins nor waits longer than needed. Anything a socket
+    can signal (data, EOF, a close frame) is waited for on the socket instead."""
+    deadline = time.monotonic() + timeout
+    pause = 0.001
+    while not predicate():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(pause, left))  # the pause between two looks at the state, not a wait for it
+        pause = min(pause * 2, 0.02)
+    return True
+
 class ServerTestCase(unittest.TestCase):
     """Starts one echo server for the class (with SERVER_ARGS, e.g. ("--limit", "max_connections=50"))
     and checks it stops cleanly (SIGINT → exit 0)."""

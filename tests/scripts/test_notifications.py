@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import websockets  # noqa: E402  (Debian's python3-websockets)
 
-from nexios_testlib import HttpConnection, RawWebSocket, ServerTestCase, TEXT, main  # noqa: E402
+from nexios_testlib import HttpConnection, RawWebSocket, ServerTestCase, TEXT, main, poll_until  # noqa: E402
 
 OP_TIMEOUT = 10.0
 
@@ -80,11 +80,8 @@ class NotificationsTestCase(ServerTestCase):
     def wait_subscribers(self, n: int, timeout: float = OP_TIMEOUT) -> None:
         """Waits until the server counts `n` subscribers (a connection's end is noticed by the
         server a moment after the client sees it)."""
-        deadline = time.monotonic() + timeout
-        while (count := subscribers(self.port)) != n:
-            if time.monotonic() > deadline:
-                self.fail(f"{count} subscribers after {timeout}s, expected {n}")
-            time.sleep(0.01)
+        if not poll_until(lambda: subscribers(self.port) == n, timeout):
+            self.fail(f"{subscribers(self.port)} subscribers after {timeout}s, expected {n}")
 
     def post_alert(self, message, delivered: int):
         status, data = notify(self.port, {"message": message})
