@@ -217,8 +217,10 @@ nx::Task<> chat_room(nx::WebSocket ws) {
   info.joined_at = now_seconds();
   users().add(me.user_id, std::move(info));
 
-  if (nx::ChannelBox::add_channel_to_group(channel, me.group) == nx::ChannelAddStatusEnum::CHANNEL_CLOSED) {
-    users().remove(me.user_id);  // gone before it could join
+  if (const auto joined = nx::ChannelBox::add_channel_to_group(channel, me.group); !nx::is_member(joined)) {
+    // Gone before it could join, or past a limit (too many rooms, a full room): say which.
+    users().remove(me.user_id);
+    co_await ws.close(1013, nx::to_string(joined));
     co_return;
   }
 
@@ -265,13 +267,10 @@ nx::Task<> list_rooms(nx::Request&, nx::Response& res) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Chat messages are small: refuse anything over 64 KiB (closes with 1009) unless told otherwise.
-  nx::Limits defaults;
-  defaults.max_message_size = 64 * 1024;
-  const examples::Options options = examples::parse_options(argc, argv, defaults);
-
   nx::App app;
-  app.limits = options.limits;
+  // Chat messages are small: refuse anything over 64 KiB (closes with 1009) unless told otherwise.
+  app.limits.max_message_size = 64 * 1024;
+  const nx::RunOptions options = examples::configure(app, argc, argv);
 
   app.ws_route("/ws/chat/{room_id}", chat_room);
   app.get("/api/chat/rooms", list_rooms);

@@ -2,7 +2,7 @@
 // demonstrations of text, JSON and binary handlers, path parameters and a prefixed WSRouter.
 //
 //   echo [--host 127.0.0.1] [--port 8000] [--threads N] [--limit NAME=VALUE]...
-//        (--port 0 picks a free port; limits as in examples/common/options.hpp)
+//        (--port 0 picks a free port; --help lists every limit)
 //
 //   ws://HOST:PORT/ws                      echoes every message unchanged (text as text, binary as binary)
 //   ws://HOST:PORT/demo/text               "You said: <text>"
@@ -130,10 +130,8 @@ document.getElementById('f').onsubmit = (e) => {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const examples::Options options = examples::parse_options(argc, argv);
-
   nx::App app;
-  app.limits = options.limits;
+  const nx::RunOptions options = examples::configure(app, argc, argv);
   app.ws_route("/ws", echo);
 
   nx::WSRouter demo{"/demo"};

@@ -39,8 +39,10 @@ nx::Task<> subscribe(nx::WebSocket ws) {
   co_await ws.accept();
   // Subscribers only listen: their channel never expires.
   nx::Channel channel(ws, nx::PayloadTypeEnum::JSON, 0);
-  if (nx::ChannelBox::add_channel_to_group(channel, group_name) == nx::ChannelAddStatusEnum::CHANNEL_CLOSED) {
-    co_return;  // already gone
+  if (const auto joined = nx::ChannelBox::add_channel_to_group(channel, group_name); !nx::is_member(joined)) {
+    // Already gone, or the group is full (ChannelLimits::max_members_per_group): try later.
+    co_await ws.close(1013, nx::to_string(joined));
+    co_return;
   }
   try {
     // Tell the client it is in the group: alerts sent from now on reach it.
@@ -126,10 +128,8 @@ $('f').onsubmit = async (e) => {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const examples::Options options = examples::parse_options(argc, argv);
-
   nx::App app;
-  app.limits = options.limits;
+  const nx::RunOptions options = examples::configure(app, argc, argv);
   app.ws_route("/ws/notifications", subscribe);
   app.post("/api/notify", notify);
   app.get("/api/notify/subscribers", [](nx::Request&, nx::Response& res) -> nx::Task<> {

@@ -165,10 +165,8 @@ $('say').onsubmit = (e) => {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const examples::Options options = examples::parse_options(argc, argv);
-
   nx::App app;
-  app.limits = options.limits;
+  const nx::RunOptions options = examples::configure(app, argc, argv);
   app.ws_route<ChatRoom>("/room/{room_id}");
 
   app.get("/api/rooms/{room_id}/history", [](nx::Request& req, nx::Response& res) -> nx::Task<> {

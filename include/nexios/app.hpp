@@ -27,6 +27,8 @@ struct RunOptions {
   std::size_t threads = 0;
 };
 
+struct CommandLine;
+
 /// A lifecycle hook: `[]() -> nx::Task<> { ... co_return; }`.
 using LifecycleHook = std::function<Task<>()>;
 
@@ -51,7 +53,9 @@ class App {
   App(const App&) = delete;
   App& operator=(const App&) = delete;
 
-  /// Server limits and timeouts (see limits.hpp).
+  /// Server limits and timeouts (see limits.hpp). When the app starts, the environment
+  /// (`NEXIOS_<NAME>`) and then the command line (`configure`) are applied over them, and the result
+  /// is checked; afterwards this holds the values in force.
   Limits limits;
   /// Shared application state, also reachable as `ws.state()` / `req.state()`.
   State state;
@@ -87,15 +91,24 @@ class App {
   /// Runs after the connections have drained at shutdown, in registration order.
   App& on_shutdown(LifecycleHook hook);
 
+  // ---- configuration --------------------------------------------------------------------------
+  /// Takes the command line's settings (see command_line.hpp): its `--limit`s are applied when the
+  /// app starts, over the environment, to `limits` and to ChannelBox's `ChannelLimits`; its
+  /// `--log-level` at once. Pass `cli.run` to `run`/`start`.
+  App& configure(const CommandLine& cli);
+
   // ---- serving --------------------------------------------------------------------------------
   /// Serves until SIGINT or SIGTERM (or `stop()`), then shuts down gracefully: stops accepting,
   /// closes WebSockets with 1001, lets in-flight HTTP requests finish (up to
   /// `limits.drain_timeout`), runs the shutdown hooks. A second signal exits at once.
   void run(RunOptions options = {});
-  /// Starts serving in background threads and returns the bound port.
+  /// Starts serving in background threads and returns the bound port. Throws
+  /// std::invalid_argument when a setting is invalid (a field out of range, an environment
+  /// variable such as NEXIOS_MAX_MESSAGE_SIZE or CHANNEL_BOX_HISTORY_SIZE that does not parse: the
+  /// message names it and the accepted values), std::system_error when it cannot listen.
   std::uint16_t start(RunOptions options = {});
-  /// Begins a graceful shutdown (thread-safe; returns at once).
-  void stop();
+  /// Begins a graceful shutdown (thread-safe; returns at once; never throws).
+  void stop() noexcept;
   /// Blocks until the server has stopped.
   void wait();
   /// The bound port (after start).

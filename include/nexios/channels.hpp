@@ -15,6 +15,7 @@
 /// for (const auto& entry : nx::ChannelBox::show_history("chat_room_1")) { ... }
 /// @endcode
 
+#include <nexios/settings.hpp>
 #include <nexios/task.hpp>
 #include <nexios/websocket.hpp>
 
@@ -194,12 +195,22 @@ class Channel {
 // ChannelBox
 // =================================================================================================
 
-/// add_channel_to_group: whether the group was created by this call.
+/// add_channel_to_group: whether the group was created by this call, or why the channel was not
+/// added.
 enum class ChannelAddStatusEnum {
-  CHANNEL_ADDED,   ///< the group did not exist: it was created with this channel
-  CHANNEL_EXIST,   ///< the group existed: the channel is now a member (added, or already one)
-  CHANNEL_CLOSED,  ///< the channel's connection has ended: it was not added
+  CHANNEL_ADDED,                ///< the group did not exist: it was created with this channel
+  CHANNEL_EXIST,                ///< the group existed: the channel is now a member (added, or already one)
+  CHANNEL_CLOSED,               ///< the channel's connection has ended: it was not added
+  INVALID_GROUP_NAME,           ///< empty, not valid UTF-8, or over ChannelLimits::max_group_name_bytes
+  GROUP_LIMIT_REACHED,          ///< a new group, and ChannelLimits::max_groups exist already
+  GROUP_FULL,                   ///< the group has ChannelLimits::max_members_per_group members
+  CHANNEL_GROUP_LIMIT_REACHED,  ///< the channel is in ChannelLimits::max_groups_per_channel groups
 };
+
+/// True for CHANNEL_ADDED and CHANNEL_EXIST: the channel is a member now.
+constexpr bool is_member(ChannelAddStatusEnum s) noexcept {
+  return s == ChannelAddStatusEnum::CHANNEL_ADDED || s == ChannelAddStatusEnum::CHANNEL_EXIST;
+}
 
 /// remove_channel_from_group outcomes (never "nothing").
 enum class ChannelRemoveStatusEnum {
@@ -247,20 +258,43 @@ struct ChannelMessage {
   [[nodiscard]] std::chrono::system_clock::time_point created() const noexcept { return timestamp; }
 };
 
-/// Bounds on saved history. When a new message goes over a bound, the oldest messages go first.
-struct HistoryLimits {
-  /// Per group, bytes of payload (CHANNEL_BOX_HISTORY_SIZE, default 1 MiB). A single message
-  /// larger than this is not saved.
-  std::size_t max_bytes = 1024 * 1024;
-  /// Per group, number of messages (0: no count limit).
-  std::size_t max_count = 0;
-  /// All groups together, bytes of payload; the least recently written groups lose their
+/// Bounds on what the channels of one registry may make it hold: saved history, groups and
+/// their members. Each is a named setting (`set("max_groups", "10000")`), read from the
+/// environment as `NEXIOS_<NAME>` when the app starts (`history_max_bytes` also as the seeds'
+/// `CHANNEL_BOX_HISTORY_SIZE`); see docs/limits.md.
+struct ChannelLimits {
+  /// Per group, bytes of saved payload (default 1 MiB). When a new message goes over it, the
+  /// oldest messages go first; a single message larger than this is not saved.
+  std::size_t history_max_bytes = 1024 * 1024;
+  /// Per group, number of saved messages (0: no count limit).
+  std::size_t history_max_count = 0;
+  /// All groups together, bytes of saved payload; the least recently written groups lose their
   /// oldest messages first.
-  std::size_t max_total_bytes = 64 * 1024 * 1024;
+  std::size_t history_max_total_bytes = 64 * 1024 * 1024;
+  /// Groups with members, and (separately) groups with a saved history. Joining a new group past
+  /// it gives GROUP_LIMIT_REACHED; saving the history of a new group past it forgets the history
+  /// of the least recently written group.
+  std::size_t max_groups = 100'000;
+  /// Members of one group; one more gives GROUP_FULL.
+  std::size_t max_members_per_group = 100'000;
+  /// Groups one channel may be a member of; one more gives CHANNEL_GROUP_LIMIT_REACHED.
+  std::size_t max_groups_per_channel = 1'000;
+  /// Bytes of a group name (valid UTF-8, not empty); a longer one gives INVALID_GROUP_NAME.
+  std::size_t max_group_name_bytes = 256;
+  /// Bytes of a channel's metadata, as compact JSON, when the channel is created.
+  std::size_t max_metadata_bytes = 64 * 1024;
 
-  /// The defaults, with max_bytes from CHANNEL_BOX_HISTORY_SIZE when set (a positive integer;
-  /// anything else throws std::invalid_argument).
-  static HistoryLimits from_environment();
+  /// Sets a field by name from text with units (see nexios/settings.hpp); throws
+  /// std::invalid_argument naming the field, the value and the accepted range.
+  void set(std::string_view name, std::string_view value);
+  [[nodiscard]] std::string get(std::string_view name) const;
+  [[nodiscard]] static bool has(std::string_view name) noexcept;
+  /// Applies NEXIOS_<NAME> (and CHANNEL_BOX_HISTORY_SIZE) from the environment; throws
+  /// std::invalid_argument naming the variable when one is invalid.
+  void apply_environment();
+  /// Checks every field is within its range; throws std::invalid_argument saying which.
+  void validate() const;
+  [[nodiscard]] static std::vector<SettingInfo> settings();
 };
 
 /// A registry of groups. `ChannelBox` is the process-wide one; make your own for isolated tests.
@@ -270,7 +304,7 @@ struct HistoryLimits {
 /// written to a socket.
 class ChannelRegistry {
  public:
-  explicit ChannelRegistry(HistoryLimits limits = HistoryLimits::from_environment());
+  explicit ChannelRegistry(ChannelLimits limits = {});
   ~ChannelRegistry();
   ChannelRegistry(const ChannelRegistry&) = delete;
   ChannelRegistry& operator=(const ChannelRegistry&) = delete;
@@ -278,8 +312,9 @@ class ChannelRegistry {
   /// The process-wide registry behind ChannelBox.
   static ChannelRegistry& global();
 
-  /// Adds `channel` to `group` (created when new). Never adds it twice.
-  ChannelAddStatusEnum add_channel_to_group(const Channel& channel, std::string_view group = "default");
+  /// Adds `channel` to `group` (created when new). Never adds it twice. Check the status: past a
+  /// limit of ChannelLimits the channel is not added (see ChannelAddStatusEnum).
+  [[nodiscard]] ChannelAddStatusEnum add_channel_to_group(const Channel& channel, std::string_view group = "default");
   ChannelRemoveStatusEnum remove_channel_from_group(const Channel& channel, std::string_view group = "default");
 
   /// Sends `payload` to every member of `group`, serialized once per payload type. Never waits on
@@ -315,8 +350,10 @@ class ChannelRegistry {
   std::size_t clean_expired();
   std::size_t clean_expired(std::chrono::steady_clock::time_point now);
 
-  void set_history_limits(HistoryLimits limits);
-  [[nodiscard]] HistoryLimits history_limits() const;
+  /// Replaces the limits (validated; throws std::invalid_argument). Histories over the new caps
+  /// lose their oldest messages at once; existing groups and members stay.
+  void set_limits(ChannelLimits limits);
+  [[nodiscard]] ChannelLimits limits() const;
 
   struct Impl;
 
@@ -334,7 +371,8 @@ class ChannelBox {
   ChannelBox() = delete;
   static ChannelRegistry& registry() { return ChannelRegistry::global(); }
 
-  static ChannelAddStatusEnum add_channel_to_group(const Channel& channel, std::string_view group = "default") {
+  [[nodiscard]] static ChannelAddStatusEnum add_channel_to_group(const Channel& channel,
+                                                                 std::string_view group = "default") {
     return registry().add_channel_to_group(channel, group);
   }
   static ChannelRemoveStatusEnum remove_channel_from_group(const Channel& channel,

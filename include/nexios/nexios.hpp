@@ -9,12 +9,14 @@
 
 #include <nexios/app.hpp>
 #include <nexios/channels.hpp>
+#include <nexios/command_line.hpp>
 #include <nexios/consumer.hpp>
 #include <nexios/errors.hpp>
 #include <nexios/limits.hpp>
 #include <nexios/log.hpp>
 #include <nexios/request.hpp>
 #include <nexios/routing.hpp>
+#include <nexios/settings.hpp>
 #include <nexios/state.hpp>
 #include <nexios/task.hpp>
 #include <nexios/websocket.hpp>

@@ -1,6 +1,7 @@
 #include <nexios/app.hpp>
 
 #include <nexios/channels.hpp>
+#include <nexios/command_line.hpp>
 
 #include "app/channels_internal.hpp"
 #include "app/websocket_impl.hpp"
@@ -57,6 +58,9 @@ struct App::Impl final : transport::Dispatcher {
   std::vector<LifecycleHook> startup;
   std::vector<LifecycleHook> shutdown;
 
+  // --limit NAME=VALUE from the command line, applied at start over the environment.
+  std::vector<std::pair<std::string, std::string>> cli_limits;
+
   // Frozen at start.
   std::vector<WsRoute> ws_routes;
   std::unique_ptr<transport::Server> server;
@@ -66,6 +70,27 @@ struct App::Impl final : transport::Dispatcher {
     if (started) {
       throw std::logic_error(std::string("nexios: ") + what + " after the app has started");
     }
+  }
+
+  /// The settings in force: code, then the environment, then the command line; each checked.
+  /// Throws std::invalid_argument naming what is wrong. Nothing is changed unless all are valid.
+  void apply_settings() {
+    Limits effective = app.limits;
+    effective.apply_environment();
+    ChannelRegistry& box = ChannelRegistry::global();
+    ChannelLimits channels = box.limits();
+    channels.apply_environment();
+    for (const auto& [name, value] : cli_limits) {
+      if (Limits::has(name)) {
+        effective.set(name, value);
+      } else {
+        channels.set(name, value);
+      }
+    }
+    effective.validate();
+    channels.validate();
+    app.limits = effective;
+    box.set_limits(channels);
   }
 
   void freeze() {
@@ -330,6 +355,20 @@ App& App::route(std::string method, std::string path, HttpHandler handler) {
   return *this;
 }
 
+App& App::configure(const CommandLine& cli) {
+  impl_->require_not_started("configure");
+  for (const auto& [name, value] : cli.limits) {
+    if (!Limits::has(name) && !ChannelLimits::has(name)) {
+      throw std::invalid_argument("configure: unknown limit '" + name + "'");
+    }
+    impl_->cli_limits.emplace_back(name, value);
+  }
+  if (cli.log_level) {
+    set_log_level(*cli.log_level);
+  }
+  return *this;
+}
+
 App& App::on_startup(LifecycleHook hook) {
   impl_->require_not_started("on_startup");
   impl_->startup.push_back(std::move(hook));
@@ -347,6 +386,7 @@ std::uint16_t App::start(RunOptions options) {
     throw std::logic_error("nexios: the app was already started");
   }
   try {
+    impl_->apply_settings();
     impl_->freeze();
     impl_->server = std::make_unique<transport::Server>(*impl_, limits);
     transport::ServerOptions so;
@@ -362,15 +402,23 @@ std::uint16_t App::start(RunOptions options) {
   }
 }
 
-void App::stop() {
+void App::stop() noexcept {
   if (!impl_->server) {
     return;
   }
   // ChannelBox's close_all_connections for this app's channels (the transport then closes every
-  // other WebSocket the same way).
-  detail::close_channels_of(impl_->server.get(), ws::close_code::going_away, "server shutting down");
+  // other WebSocket the same way). Nothing here may stop the shutdown: a failure is logged.
+  try {
+    detail::close_channels_of(impl_->server.get(), ws::close_code::going_away, "server shutting down");
+  } catch (const std::exception& e) {
+    log(LogLevel::error, std::string("shutdown: closing the channels failed: ") + e.what());
+  }
   Impl* impl = impl_.get();
-  impl_->server->stop([impl]() -> Task<> { co_await impl->run_hooks(impl->shutdown, "shutdown"); });
+  try {
+    impl_->server->stop([impl]() -> Task<> { co_await impl->run_hooks(impl->shutdown, "shutdown"); });
+  } catch (const std::exception& e) {
+    log(LogLevel::error, std::string("shutdown: ") + e.what());
+  }
 }
 
 void App::wait() {

@@ -230,6 +230,14 @@ std::string_view to_string(ChannelAddStatusEnum s) noexcept {
       return "CHANNEL_EXIST";
     case ChannelAddStatusEnum::CHANNEL_CLOSED:
       return "CHANNEL_CLOSED";
+    case ChannelAddStatusEnum::INVALID_GROUP_NAME:
+      return "INVALID_GROUP_NAME";
+    case ChannelAddStatusEnum::GROUP_LIMIT_REACHED:
+      return "GROUP_LIMIT_REACHED";
+    case ChannelAddStatusEnum::GROUP_FULL:
+      return "GROUP_FULL";
+    case ChannelAddStatusEnum::CHANNEL_GROUP_LIMIT_REACHED:
+      return "CHANNEL_GROUP_LIMIT_REACHED";
   }
   return "";
 }
@@ -250,25 +258,6 @@ std::string_view to_string(ChannelRemoveStatusEnum s) noexcept {
 
 std::string_view to_string(GroupSendStatusEnum s) noexcept {
   return s == GroupSendStatusEnum::GROUP_SEND ? "GROUP_SEND" : "NO_SUCH_GROUP";
-}
-
-HistoryLimits HistoryLimits::from_environment() {
-  HistoryLimits l;
-  if (const char* v = std::getenv("CHANNEL_BOX_HISTORY_SIZE"); v != nullptr) {
-    const std::string s(v);
-    std::size_t pos = 0;
-    unsigned long long n = 0;
-    try {
-      n = std::stoull(s, &pos);
-    } catch (const std::exception&) {
-      pos = 0;
-    }
-    if (s.empty() || pos != s.size() || n == 0 || s.front() == '-' || s.front() == '+') {
-      throw std::invalid_argument("CHANNEL_BOX_HISTORY_SIZE must be a positive number of bytes, not \"" + s + "\"");
-    }
-    l.max_bytes = static_cast<std::size_t>(n);
-  }
-  return l;
 }
 
 // =================================================================================================
@@ -375,7 +364,7 @@ struct ChannelRegistry::Impl {
   std::map<std::string, History, std::less<>> history;
   std::list<std::string> history_lru;  // most recently written first
   std::size_t history_total = 0;
-  HistoryLimits limits;
+  ChannelLimits limits;
   std::map<std::string, std::weak_ptr<ChannelImpl>, std::less<>> directory;
 
   // ---- membership (called with `mutex` held) ---------------------------------------------------
@@ -442,11 +431,15 @@ struct ChannelRegistry::Impl {
   }
 
   std::optional<std::uint64_t> save(std::string_view group, const Payload& payload, std::size_t size) {
-    if (size > limits.max_bytes || size > limits.max_total_bytes) {
+    if (size > limits.history_max_bytes || size > limits.history_max_total_bytes) {
       return std::nullopt;
     }
     auto it = history.find(group);
     if (it == history.end()) {
+      // A new group's history: past max_groups histories, the least recently written one goes.
+      while (history.size() >= limits.max_groups && !history_lru.empty()) {
+        erase_history(history.find(history_lru.back()));
+      }
       it = history.emplace(std::string(group), History{}).first;
       history_lru.push_front(it->first);
       it->second.lru = history_lru.begin();
@@ -465,13 +458,13 @@ struct ChannelRegistry::Impl {
     history_total += size;
     const std::uint64_t offset = h.entries.back().offset;
     // Per-group caps: the oldest go first.
-    while (h.bytes > limits.max_bytes || (limits.max_count != 0 && h.entries.size() > limits.max_count)) {
+    while (h.bytes > limits.history_max_bytes || (limits.history_max_count != 0 && h.entries.size() > limits.history_max_count)) {
       h.bytes -= h.entries.front().size;
       history_total -= h.entries.front().size;
       h.entries.pop_front();
     }
     // The total cap: the least recently written groups lose their oldest messages first.
-    while (history_total > limits.max_total_bytes && !history_lru.empty()) {
+    while (history_total > limits.history_max_total_bytes && !history_lru.empty()) {
       auto victim = history.find(history_lru.back());
       History& v = victim->second;
       if (v.entries.empty()) {
@@ -494,17 +487,19 @@ struct ChannelRegistry::Impl {
       for (auto it = history.begin(); it != history.end(); ++it) {
         History& h = it->second;
         while (!h.entries.empty() &&
-               (h.bytes > limits.max_bytes || (limits.max_count != 0 && h.entries.size() > limits.max_count))) {
+               (h.bytes > limits.history_max_bytes || (limits.history_max_count != 0 && h.entries.size() > limits.history_max_count))) {
           h.bytes -= h.entries.front().size;
           history_total -= h.entries.front().size;
           h.entries.pop_front();
           changed = true;
         }
       }
-      while (history_total > limits.max_total_bytes && !history_lru.empty()) {
+      while ((history_total > limits.history_max_total_bytes || history.size() > limits.max_groups) &&
+             !history_lru.empty()) {
         auto victim = history.find(history_lru.back());
-        if (victim->second.entries.empty()) {
+        if (victim->second.entries.empty() || history.size() > limits.max_groups) {
           erase_history(victim);
+          changed = true;
           continue;
         }
         History& v = victim->second;
@@ -551,6 +546,16 @@ struct ChannelRegistry::Impl {
     if (group != nullptr && std::find(it->groups.begin(), it->groups.end(), *group) == it->groups.end()) {
       it->groups.push_back(*group);
     }
+  }
+
+  /// Groups of this registry `ch` is a member of (channel mutex held).
+  std::size_t group_count(const ChannelImpl& ch) const {
+    for (const auto& l : ch.links) {
+      if (l.registry == this) {
+        return l.groups.size();
+      }
+    }
+    return 0;
   }
 
   void unlink_group(ChannelImpl& ch, std::string_view group) {
@@ -668,13 +673,31 @@ std::size_t close_channels_of(const void* server, std::uint16_t code, std::strin
 // Channel
 // =================================================================================================
 
+namespace {
+// Channel metadata is bounded by ChannelLimits::max_metadata_bytes (as compact JSON) when the
+// channel is created.
+boost::json::object checked_metadata(boost::json::object metadata) {
+  if (metadata.empty()) {
+    return metadata;
+  }
+  const std::size_t limit = ChannelRegistry::global().limits().max_metadata_bytes;
+  const std::size_t size = boost::json::serialize(metadata).size();
+  if (size > limit) {
+    throw std::invalid_argument("Channel: metadata is " + std::to_string(size) +
+                                " bytes of JSON, over ChannelLimits::max_metadata_bytes (" + std::to_string(limit) + ")");
+  }
+  return metadata;
+}
+}  // namespace
+
 Channel::Channel(WebSocket websocket, PayloadType payload_type, std::int64_t expires, boost::json::object metadata)
     : Channel(std::move(websocket), payload_type,
               std::chrono::milliseconds(expires < 0 ? -1 : expires * 1000), std::move(metadata)) {}
 
 Channel::Channel(WebSocket websocket, PayloadType payload_type, std::chrono::milliseconds expires,
                  boost::json::object metadata)
-    : impl_(std::make_shared<ChannelImpl>(std::move(websocket), payload_type, expires, std::move(metadata))) {
+    : impl_(std::make_shared<ChannelImpl>(std::move(websocket), payload_type, expires,
+                                          checked_metadata(std::move(metadata)))) {
   impl_->start(*ChannelRegistry::global().impl_);
 }
 
@@ -809,7 +832,10 @@ void deliver_bucket(const ChannelRegistry::Impl::Bucket& bucket, const Frames& f
 
 }  // namespace
 
-ChannelRegistry::ChannelRegistry(HistoryLimits limits) : impl_(std::make_unique<Impl>()) { impl_->limits = limits; }
+ChannelRegistry::ChannelRegistry(ChannelLimits limits) : impl_(std::make_unique<Impl>()) {
+  limits.validate();
+  impl_->limits = limits;
+}
 
 ChannelRegistry::~ChannelRegistry() {
   // Channels that outlive this registry must forget it.
@@ -837,19 +863,34 @@ ChannelRegistry& ChannelRegistry::global() {
 }
 
 ChannelAddStatusEnum ChannelRegistry::add_channel_to_group(const Channel& channel, std::string_view group) {
-  if (group.empty()) {
-    throw std::invalid_argument("add_channel_to_group: the group name must not be empty");
-  }
   auto& ch = channel.impl();
   std::lock_guard lock(impl_->mutex);
+  const ChannelLimits& limits = impl_->limits;
+  if (group.empty() || group.size() > limits.max_group_name_bytes || !detail::is_valid_utf8(group)) {
+    return ChannelAddStatusEnum::INVALID_GROUP_NAME;
+  }
   std::lock_guard clock(ch->mutex);
   if (ch->ended) {
     return ChannelAddStatusEnum::CHANNEL_CLOSED;
   }
-  auto [it, created] = impl_->groups.try_emplace(std::string(group));
-  auto& members = it->second.members;
-  if (std::find(members.begin(), members.end(), ch) == members.end()) {
-    members.push_back(ch);
+  auto it = impl_->groups.find(group);
+  const bool created = it == impl_->groups.end();
+  if (created && impl_->groups.size() >= limits.max_groups) {
+    return ChannelAddStatusEnum::GROUP_LIMIT_REACHED;
+  }
+  const bool member = !created && std::find(it->second.members.begin(), it->second.members.end(), ch) !=
+                                      it->second.members.end();
+  if (!member) {
+    if (!created && it->second.members.size() >= limits.max_members_per_group) {
+      return ChannelAddStatusEnum::GROUP_FULL;
+    }
+    if (impl_->group_count(*ch) >= limits.max_groups_per_channel) {
+      return ChannelAddStatusEnum::CHANNEL_GROUP_LIMIT_REACHED;
+    }
+    if (created) {
+      it = impl_->groups.try_emplace(std::string(group)).first;
+    }
+    it->second.members.push_back(ch);
     Impl::rebuild(it->second);
   }
   impl_->directory.insert_or_assign(ch->id, ch);
@@ -1058,16 +1099,14 @@ std::size_t ChannelRegistry::clean_expired(steady::time_point now) {
   return n;
 }
 
-void ChannelRegistry::set_history_limits(HistoryLimits limits) {
-  if (limits.max_bytes == 0 || limits.max_total_bytes == 0) {
-    throw std::invalid_argument("history limits: max_bytes and max_total_bytes must be positive");
-  }
+void ChannelRegistry::set_limits(ChannelLimits limits) {
+  limits.validate();
   std::lock_guard lock(impl_->mutex);
   impl_->limits = limits;
   impl_->apply_limits();
 }
 
-HistoryLimits ChannelRegistry::history_limits() const {
+ChannelLimits ChannelRegistry::limits() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->limits;
 }

@@ -18,8 +18,8 @@ from abuse_lib import (
 MAX_CONNECTIONS = 50
 RSS_GROWTH_BOUND = 64 * 1024 * 1024
 
-SERVER_ARGS = ["--limit", f"max_connections={MAX_CONNECTIONS}", "--limit", "header_timeout_ms=1000",
-               "--limit", "keep_alive_timeout_ms=500", "--limit", "close_timeout_ms=500",
+SERVER_ARGS = ["--limit", f"max_connections={MAX_CONNECTIONS}", "--limit", "header_timeout=1000ms",
+               "--limit", "keep_alive_timeout=500ms", "--limit", "close_timeout=500ms",
                "--limit", "max_message_size=1048576"]
 
 

@@ -14,8 +14,8 @@ bystander keeps echoing throughout.
 
 from abuse_lib import HOST, TEXT, AbuseCase, HttpConnection, build_frame, main, make_key, upgrade_request
 
-SERVER_ARGS = ["--limit", "header_timeout_ms=1000", "--limit", "keep_alive_timeout_ms=500",
-               "--limit", "close_timeout_ms=500", "--limit", "max_connections=50",
+SERVER_ARGS = ["--limit", "header_timeout=1000ms", "--limit", "keep_alive_timeout=500ms",
+               "--limit", "close_timeout=500ms", "--limit", "max_connections=50",
                "--limit", "max_message_size=1048576"]
 
 

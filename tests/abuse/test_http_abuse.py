@@ -21,15 +21,15 @@ MAX_BODY = 1000
 BODY_TIMEOUT = 1.0
 
 SERVER_ARGS = [
-    "--limit", f"header_timeout_ms={int(HEADER_TIMEOUT * 1000)}",
-    "--limit", f"keep_alive_timeout_ms={int(KEEP_ALIVE_TIMEOUT * 1000)}",
-    "--limit", "close_timeout_ms=500",
+    "--limit", f"header_timeout={int(HEADER_TIMEOUT * 1000)}ms",
+    "--limit", f"keep_alive_timeout={int(KEEP_ALIVE_TIMEOUT * 1000)}ms",
+    "--limit", "close_timeout=500ms",
     "--limit", "max_connections=50",
     "--limit", "max_message_size=1048576",
     "--limit", f"max_header_bytes={MAX_HEADER_BYTES}",
     "--limit", f"max_headers={MAX_HEADERS}",
     "--limit", f"max_body_size={MAX_BODY}",
-    "--limit", f"body_timeout_ms={int(BODY_TIMEOUT * 1000)}",
+    "--limit", f"body_timeout={int(BODY_TIMEOUT * 1000)}ms",
 ]
 
 H = f"Host: {HOST}\r\n"

@@ -39,9 +39,9 @@ CLOSE_TIMEOUT = 0.5
 RSS_GROWTH_BOUND = 64 * MiB
 
 SERVER_ARGS = [
-    "--limit", "header_timeout_ms=1000",
-    "--limit", "keep_alive_timeout_ms=500",
-    "--limit", f"close_timeout_ms={int(CLOSE_TIMEOUT * 1000)}",
+    "--limit", "header_timeout=1000ms",
+    "--limit", "keep_alive_timeout=500ms",
+    "--limit", f"close_timeout={int(CLOSE_TIMEOUT * 1000)}ms",
     "--limit", "max_connections=50",
     "--limit", f"max_message_size={MAX_MESSAGE}",
 ]

@@ -140,7 +140,7 @@ TEST(ChannelBox, AddAndRemoveStatuses) {
   EXPECT_EQ(registry.remove_channel_from_group(jb.channel, "g"), nx::ChannelRemoveStatusEnum::GROUP_REMOVED);
   EXPECT_TRUE(registry.group("g").empty());
   EXPECT_EQ(registry.show_groups().count("g"), 0u);
-  EXPECT_THROW(registry.add_channel_to_group(ja.channel, ""), std::invalid_argument);
+  EXPECT_EQ(registry.add_channel_to_group(ja.channel, ""), nx::ChannelAddStatusEnum::INVALID_GROUP_NAME);
   a->close_handshake();
   b->close_handshake();
 }
@@ -186,7 +186,7 @@ TEST(ChannelBox, GroupSendReachesEveryMemberInTheirPayloadType) {
 
 TEST(ChannelBox, HistoryOrderOffsetsAndCaps) {
   nx::ChannelRegistry registry;
-  registry.set_history_limits({.max_bytes = 100, .max_count = 0, .max_total_bytes = 1000});
+  registry.set_limits({.history_max_bytes = 100, .history_max_count = 0, .history_max_total_bytes = 1000});
   GroupServer server(registry);
   auto [c, j] = server.join("h");
   std::set<std::string> ids;
@@ -221,7 +221,7 @@ TEST(ChannelBox, HistoryOrderOffsetsAndCaps) {
   auto big = run(registry.group_send("h", nx::Payload(std::string(101, 'b')), true));
   EXPECT_FALSE(big.history_offset.has_value());
   // The count cap.
-  registry.set_history_limits({.max_bytes = 100, .max_count = 3, .max_total_bytes = 1000});
+  registry.set_limits({.history_max_bytes = 100, .history_max_count = 3, .history_max_total_bytes = 1000});
   EXPECT_EQ(registry.show_history("h").size(), 3u);
   // Unknown group: empty. All groups: a map.
   EXPECT_TRUE(registry.show_history("unknown").empty());
@@ -233,7 +233,7 @@ TEST(ChannelBox, HistoryOrderOffsetsAndCaps) {
 
 TEST(ChannelBox, TotalHistoryCapEvictsLeastRecentlyWrittenGroupsFirst) {
   nx::ChannelRegistry registry;
-  registry.set_history_limits({.max_bytes = 100, .max_count = 0, .max_total_bytes = 50});
+  registry.set_limits({.history_max_bytes = 100, .history_max_count = 0, .history_max_total_bytes = 50});
   GroupServer server(registry);
   auto [a, ja] = server.join("old");
   auto [b, jb] = server.join("new");
@@ -251,14 +251,34 @@ TEST(ChannelBox, TotalHistoryCapEvictsLeastRecentlyWrittenGroupsFirst) {
 }
 
 TEST(ChannelBox, HistoryLimitFromTheEnvironment) {
+  nx::ChannelLimits l;
   ::setenv("CHANNEL_BOX_HISTORY_SIZE", "2048", 1);
-  EXPECT_EQ(nx::HistoryLimits::from_environment().max_bytes, 2048u);
-  ::setenv("CHANNEL_BOX_HISTORY_SIZE", "12abc", 1);
-  EXPECT_THROW(nx::HistoryLimits::from_environment(), std::invalid_argument);
-  ::setenv("CHANNEL_BOX_HISTORY_SIZE", "0", 1);
-  EXPECT_THROW(nx::HistoryLimits::from_environment(), std::invalid_argument);
+  l.apply_environment();
+  EXPECT_EQ(l.history_max_bytes, 2048u);
+  ::setenv("CHANNEL_BOX_HISTORY_SIZE", "64KiB", 1);
+  l.apply_environment();
+  EXPECT_EQ(l.history_max_bytes, 64u * 1024);
+  for (const char* bad : {"12abc", "0", "-1", "", "5MB5", "5XB"}) {
+    ::setenv("CHANNEL_BOX_HISTORY_SIZE", bad, 1);
+    try {
+      l.apply_environment();
+      ADD_FAILURE() << "accepted CHANNEL_BOX_HISTORY_SIZE=" << bad;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("CHANNEL_BOX_HISTORY_SIZE"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("accepted"), std::string::npos) << e.what();
+    }
+  }
+  // The seeds' name and ours must agree when both are set.
+  ::setenv("CHANNEL_BOX_HISTORY_SIZE", "1MiB", 1);
+  ::setenv("NEXIOS_HISTORY_MAX_BYTES", "2MiB", 1);
+  EXPECT_THROW(l.apply_environment(), std::invalid_argument);
+  ::setenv("NEXIOS_HISTORY_MAX_BYTES", "1048576", 1);
+  EXPECT_NO_THROW(l.apply_environment());
+  ::unsetenv("NEXIOS_HISTORY_MAX_BYTES");
   ::unsetenv("CHANNEL_BOX_HISTORY_SIZE");
-  EXPECT_EQ(nx::HistoryLimits::from_environment().max_bytes, 1024u * 1024);
+  nx::ChannelLimits fresh;
+  fresh.apply_environment();
+  EXPECT_EQ(fresh.history_max_bytes, 1024u * 1024);
 }
 
 TEST(ChannelBox, MembersLeaveEveryGroupWhenTheirConnectionEnds) {
@@ -373,7 +393,7 @@ struct SlowServer {
     app.ws_route("/join", [&registry, this](nx::WebSocket ws) -> nx::Task<> {
       co_await ws.accept();
       nx::Channel ch(ws, nx::PayloadTypeEnum::TEXT);
-      registry.add_channel_to_group(ch, "slow");
+      EXPECT_TRUE(nx::is_member(registry.add_channel_to_group(ch, "slow")));
       joined.put(ch.id());
       try {
         for (;;) {
@@ -477,7 +497,7 @@ TEST(ChannelBox, JoinAndLeaveDuringFanOutAcrossThreads) {
     while (!stop) {
       for (std::size_t i = 0; i < channels.size(); i += 2) {
         registry.remove_channel_from_group(channels[i], "fan");
-        registry.add_channel_to_group(channels[i], "fan");
+        (void)registry.add_channel_to_group(channels[i], "fan");  // the status does not matter here
       }
     }
   });
@@ -528,7 +548,7 @@ TEST(ChannelBox, ProcessWideBoxThroughStaticCalls) {
     co_await ws.accept();
     nx::Channel ch(ws, "json", 0, boost::json::object{{"username", "anonymous"}});
     ch.metadata()["username"] = "alice";
-    nx::ChannelBox::add_channel_to_group(ch, "static-room");
+    EXPECT_TRUE(nx::is_member(nx::ChannelBox::add_channel_to_group(ch, "static-room")));
     boost::json::object o;
     o["user"] = ch.metadata()["username"];
     co_await nx::ChannelBox::group_send("static-room", o, true);

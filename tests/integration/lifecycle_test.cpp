@@ -186,3 +186,87 @@ TEST(Lifecycle, DrainTimeoutDropsConnectionsThatDoNotFinish) {
   EXPECT_TRUE(ws.wait_closed());
   app.wait();
 }
+
+namespace {
+struct ScopedEnv {
+  ScopedEnv(const char* name, const char* value) : name_(name) { ::setenv(name, value, 1); }
+  ~ScopedEnv() { ::unsetenv(name_); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+  const char* name_;
+};
+
+std::string start_error(nx::App& app) {
+  try {
+    app.start({.host = "127.0.0.1", .port = 0, .threads = 1});
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  app.stop();
+  app.wait();
+  return "";
+}
+}  // namespace
+
+// An invalid setting in the environment is reported when the app starts, naming the variable and
+// the accepted values — never later (an app that never uses a channel used to abort at shutdown).
+TEST(Lifecycle, AnInvalidEnvironmentSettingFailsTheStartNamingTheVariable) {
+  for (const char* bad : {"5XB", "0", "-1", ""}) {
+    ScopedEnv env("CHANNEL_BOX_HISTORY_SIZE", bad);
+    nx::App app;
+    bool hook_ran = false;
+    app.on_startup([&]() -> nx::Task<> {
+      hook_ran = true;
+      co_return;
+    });
+    const std::string e = start_error(app);
+    EXPECT_NE(e.find("CHANNEL_BOX_HISTORY_SIZE"), std::string::npos) << bad << ": " << e;
+    EXPECT_NE(e.find("accepted: 1B to 4GiB"), std::string::npos) << bad << ": " << e;
+    EXPECT_FALSE(hook_ran);
+    EXPECT_EQ(app.port(), 0);
+    app.stop();  // nothing to stop, and it must not throw
+  }
+  {
+    ScopedEnv env("NEXIOS_PING_INTERVAL", "20");
+    nx::App app;
+    const std::string e = start_error(app);
+    EXPECT_NE(e.find("NEXIOS_PING_INTERVAL"), std::string::npos) << e;
+    EXPECT_NE(e.find("needs a unit"), std::string::npos) << e;
+  }
+  {
+    nx::App app;
+    app.limits.max_connections = 0;  // set in code, out of range
+    EXPECT_NE(start_error(app).find("max_connections"), std::string::npos);
+  }
+}
+
+// Precedence: code < environment < command line; app.limits shows what is in force.
+TEST(Lifecycle, EnvironmentOverridesCodeAndTheCommandLineOverridesBoth) {
+  ScopedEnv env1("NEXIOS_MAX_MESSAGE_SIZE", "2KiB");
+  ScopedEnv env2("NEXIOS_MAX_HEADERS", "50");
+  ScopedEnv env3("NEXIOS_MAX_GROUPS", "9");
+  nx::App app;
+  app.limits.max_message_size = 1024;
+  app.limits.max_headers = 10;
+  app.limits.max_body_size = 77;
+  const char* argv[] = {"prog", "--limit", "max_headers=60", "--limit", "max_members_per_group=5"};
+  app.configure(nx::CommandLine::parse(5, argv));
+  app.ws_route("/ws", nx::test::echo);
+  const nx::ChannelLimits before = nx::ChannelBox::registry().limits();
+  {
+    Served s(app);
+    EXPECT_EQ(app.limits.max_message_size, 2048u);  // environment over code
+    EXPECT_EQ(app.limits.max_headers, 60u);         // command line over environment
+    EXPECT_EQ(app.limits.max_body_size, 77u);       // code over the default
+    EXPECT_EQ(nx::ChannelBox::registry().limits().max_groups, 9u);
+    EXPECT_EQ(nx::ChannelBox::registry().limits().max_members_per_group, 5u);
+    // In force on the wire: a 2049-byte message closes with 1009.
+    TestClient c(s.port());
+    ASSERT_EQ(c.handshake("/ws").status, 101);
+    c.send_text(std::string(2048, 'a'));
+    EXPECT_EQ(c.read_message().payload.size(), 2048u);
+    c.send_text(std::string(2049, 'a'));
+    EXPECT_EQ(c.read_close().code, 1009);
+  }
+  nx::ChannelBox::registry().set_limits(before);
+}

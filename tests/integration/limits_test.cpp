@@ -145,6 +145,7 @@ TEST(Limits, CloseTimeoutDropsAPeerThatNeverAnswersTheClose) {
 TEST(Limits, IdleTimeoutClosesWith1001) {
   nx::App app;
   app.limits.idle_timeout = 200ms;
+  app.limits.ping_interval = 0ms;  // no pings: nothing keeps the peer "active"
   app.ws_route("/ws", nx::test::echo);
   Served s(app);
   TestClient c(s.port());

@@ -6,6 +6,7 @@ server."""
 import asyncio
 import os
 import signal
+import subprocess
 import sys
 import threading
 import unittest
@@ -15,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import websockets  # noqa: E402
 
 from nexios_testlib import (  # noqa: E402
-    HOST, TEXT, EchoServer, HttpConnection, RawWebSocket, main)
+    HOST, TEXT, EchoServer, HttpConnection, RawWebSocket, find_binary, main)
 
 TIMEOUT = 10.0
 # close_timeout (5 s) bounds how long the server waits for a peer that never answers its close.
@@ -118,6 +119,39 @@ class Shutdown(unittest.TestCase):
 
     def test_no_clients(self):
         self.assertEqual(self.server.stop(TIMEOUT), 0, self.server.stderr())
+
+
+class SettingsFromTheEnvironment(unittest.TestCase):
+    """Settings read from the environment are checked when the server starts: a bad one stops it
+    at once with a message naming the variable and the accepted values (exit status 2), and a good
+    one never troubles the shutdown."""
+
+    def run_with_env(self, **env):
+        return subprocess.run([find_binary(), "--host", HOST, "--port", "0"], env={**os.environ, **env},
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
+
+    def test_invalid_history_size_is_refused_at_start(self):
+        for bad in ["5XB", "0", "-1", "", "lots"]:
+            with self.subTest(value=bad):
+                r = self.run_with_env(CHANNEL_BOX_HISTORY_SIZE=bad)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(b"CHANNEL_BOX_HISTORY_SIZE", r.stderr)
+                self.assertIn(b"accepted: 1B to 4GiB", r.stderr)
+                self.assertNotIn(b"listening", r.stdout)
+
+    def test_invalid_limit_variable_is_refused_at_start(self):
+        r = self.run_with_env(NEXIOS_IDLE_TIMEOUT="60")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b"NEXIOS_IDLE_TIMEOUT", r.stderr)
+        self.assertIn(b"needs a unit", r.stderr)
+
+    def test_valid_history_size_and_sigterm_exit_cleanly(self):
+        for value in ["5MB", "2048", "64KiB"]:
+            with self.subTest(value=value):
+                server = EchoServer(env={"CHANNEL_BOX_HISTORY_SIZE": value}).start()
+                self.addCleanup(server.kill)
+                server.send_signal(signal.SIGTERM)
+                self.assertEqual(server.wait_exit(TIMEOUT), 0, server.stderr())
 
 
 if __name__ == "__main__":

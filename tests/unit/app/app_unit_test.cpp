@@ -98,7 +98,13 @@ TEST(Limits, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(l.max_body_size, 1024u * 1024);
   EXPECT_EQ(l.max_message_size, 16u * 1024 * 1024);
   EXPECT_EQ(l.close_timeout.count(), 5000);
-  EXPECT_EQ(l.ping_interval.count(), 0);
-  EXPECT_EQ(l.idle_timeout.count(), 0);
+  EXPECT_EQ(l.ping_interval.count(), 20'000);
+  EXPECT_EQ(l.idle_timeout.count(), 60'000);
   EXPECT_EQ(l.max_connections, 100000u);
+  EXPECT_EQ(l.max_connections_per_address, 1024u);
+  EXPECT_EQ(l.max_connection_rate_per_address, 1000u);
+  EXPECT_EQ(l.max_messages_per_second, 10'000u);
+  EXPECT_EQ(l.max_bytes_per_second, 64u * 1024 * 1024);
+  EXPECT_EQ(l.rate_limit_policy, nx::Limits::RateLimitPolicy::throttle);
+  EXPECT_NO_THROW(l.validate());
 }
