@@ -100,6 +100,10 @@ void WSRouter::collect(const std::string& base, std::vector<WebsocketRoutes>& ou
   }
   for (const auto& entry : data_->entries) {
     if (const auto* route = std::get_if<WebsocketRoutes>(&entry)) {
+      if (route->path() == "/" && !base.empty()) {
+        // "/" under a prefix serves the bare prefix, with or without the trailing slash.
+        out.emplace_back(base, route->handler());
+      }
       out.emplace_back(base + route->path(), route->handler());
     } else {
       const auto& mount = std::get<Data::Mount>(entry);

@@ -95,6 +95,39 @@ TEST(Routing, MountOverrideNestingAndSegmentBoundaries) {
   EXPECT_EQ(probe(s.port(), "/api/"), "HTTP 404");
 }
 
+// A route registered as "/" on a prefixed router serves the bare prefix, spelled with or without
+// the trailing slash (docs/routing.md), also when the router is mounted under an override or
+// nested; other paths under the prefix are unaffected.
+TEST(Routing, SlashRouteServesTheBarePrefixBothSpellings) {
+  nx::App app;
+  nx::WSRouter own{"/own"};
+  own.add_ws_route("/", tell("own-root"));
+  own.add_ws_route("/x", tell("own-x"));
+  app.mount_ws_router(own);
+  nx::WSRouter outer{"/outer"};
+  nx::WSRouter inner{"/inner"};
+  inner.add_ws_route("/", tell("inner-root"));
+  outer.mount_router(inner);
+  app.mount_ws_router(outer);
+  app.mount_ws_router(own, "/again");
+  Served s(app);
+  EXPECT_EQ(probe(s.port(), "/own"), "own-root");
+  EXPECT_EQ(probe(s.port(), "/own/"), "own-root");
+  EXPECT_EQ(probe(s.port(), "/own/x"), "own-x");
+  EXPECT_EQ(probe(s.port(), "/own/x/"), "HTTP 404");
+  EXPECT_EQ(probe(s.port(), "/own//"), "HTTP 404");
+  EXPECT_EQ(probe(s.port(), "/outer/inner"), "inner-root");
+  EXPECT_EQ(probe(s.port(), "/outer/inner/"), "inner-root");
+  EXPECT_EQ(probe(s.port(), "/outer"), "HTTP 404");
+  EXPECT_EQ(probe(s.port(), "/again"), "own-root");
+  EXPECT_EQ(probe(s.port(), "/again/"), "own-root");
+  // Without a prefix, "/" is just "/".
+  nx::App plain;
+  plain.ws_route("/", tell("root"));
+  Served p(plain);
+  EXPECT_EQ(probe(p.port(), "/"), "root");
+}
+
 TEST(Routing, RoutesAddedToAMountedRouterAreServed) {
   nx::App app;
   nx::WSRouter router{"/late"};
