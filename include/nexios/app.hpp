@@ -2,6 +2,8 @@
 /// @file
 /// `nexios::App`: routes, lifecycle hooks, shared state, limits, and the server that runs them.
 
+#include <nexios/cors.hpp>
+#include <nexios/guard.hpp>
 #include <nexios/limits.hpp>
 #include <nexios/request.hpp>
 #include <nexios/routing.hpp>
@@ -61,27 +63,50 @@ class App {
   State state;
 
   // ---- WebSocket routes -----------------------------------------------------------------------
-  App& ws_route(std::string path, WebSocketHandler handler);
+  /// A WebSocket route, with guards of its own that run before it accepts (after the app's).
+  App& ws_route(std::string path, WebSocketHandler handler, Guards guards = {});
   /// A class-based consumer route: a new Consumer per connection (see consumer.hpp).
   template <class Consumer>
-  App& ws_route(std::string path) {
-    return add_ws_route(make_consumer_route<Consumer>(std::move(path)));
+  App& ws_route(std::string path, Guards guards = {}) {
+    return add_ws_route(make_consumer_route<Consumer>(std::move(path), std::move(guards)));
   }
   /// Same as ws_route (the seeds' `@app.websocket`).
-  App& websocket(std::string path, WebSocketHandler handler) { return ws_route(std::move(path), std::move(handler)); }
+  App& websocket(std::string path, WebSocketHandler handler, Guards guards = {}) {
+    return ws_route(std::move(path), std::move(handler), std::move(guards));
+  }
   App& add_ws_route(WebsocketRoutes route);
   /// Mounts a router under its prefix, or under `path` when given (which overrides the prefix).
   App& mount_ws_router(const WSRouter& router, std::optional<std::string> path = std::nullopt);
 
   // ---- HTTP routes ----------------------------------------------------------------------------
-  /// An HTTP route for one method ("GET", "POST", ...). GET routes also answer HEAD.
-  App& route(std::string method, std::string path, HttpHandler handler);
-  App& get(std::string path, HttpHandler h) { return route("GET", std::move(path), std::move(h)); }
-  App& post(std::string path, HttpHandler h) { return route("POST", std::move(path), std::move(h)); }
-  App& put(std::string path, HttpHandler h) { return route("PUT", std::move(path), std::move(h)); }
-  App& patch(std::string path, HttpHandler h) { return route("PATCH", std::move(path), std::move(h)); }
+  /// An HTTP route for one method ("GET", "POST", ...), with guards of its own that run before
+  /// the handler (after the app's). GET routes also answer HEAD.
+  App& route(std::string method, std::string path, HttpHandler handler, Guards guards = {});
+  App& get(std::string path, HttpHandler h, Guards g = {}) { return route("GET", std::move(path), std::move(h), std::move(g)); }
+  App& post(std::string path, HttpHandler h, Guards g = {}) { return route("POST", std::move(path), std::move(h), std::move(g)); }
+  App& put(std::string path, HttpHandler h, Guards g = {}) { return route("PUT", std::move(path), std::move(h), std::move(g)); }
+  App& patch(std::string path, HttpHandler h, Guards g = {}) { return route("PATCH", std::move(path), std::move(h), std::move(g)); }
   /// `delete` is a C++ keyword, hence the underscore.
-  App& delete_(std::string path, HttpHandler h) { return route("DELETE", std::move(path), std::move(h)); }
+  App& delete_(std::string path, HttpHandler h, Guards g = {}) { return route("DELETE", std::move(path), std::move(h), std::move(g)); }
+
+  // ---- the handshake as a gate (see guard.hpp, cors.hpp, docs/security.md) ----------------------
+  /// A guard that runs before every route, WebSocket and HTTP, in registration order, before the
+  /// guards of routers and routes.
+  App& guard(Guard g);
+  /// The origins whose pages may open WebSockets to this app (patterns as in cors.hpp:
+  /// "https://app.example.com", "https://*.example.com", "*.example.com", "null"; "*" for any).
+  /// By default a handshake that carries an `Origin` must come from the app's own host (the
+  /// request's Host); one from another origin is refused with 403 before any guard runs —
+  /// the defence against cross-site WebSocket hijacking. Clients that send no `Origin` (not
+  /// browsers) are not affected. Also set by NEXIOS_ALLOWED_ORIGINS (comma-separated) when the app
+  /// starts. Throws std::invalid_argument for a bad pattern.
+  App& allow_origins(std::vector<std::string> patterns);
+  /// Lets pages from any origin open WebSockets (only for endpoints that authenticate otherwise
+  /// than by cookies).
+  App& allow_any_origin() { return allow_origins({"*"}); }
+  /// Enables CORS for the HTTP routes (see cors.hpp). Throws std::invalid_argument for a bad
+  /// origin pattern, or credentials allowed together with any origin or any header.
+  App& cors(CorsOptions options);
 
   // ---- lifecycle ------------------------------------------------------------------------------
   /// Runs before the first connection is accepted, in registration order, on the first event loop

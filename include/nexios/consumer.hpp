@@ -118,7 +118,9 @@ template <class Self>
 class WebSocketConsumer : public WebSocketConsumerBase {
  public:
   /// A route that creates a new `Self` for every connection.
-  static WebsocketRoutes as_route(std::string path) { return make_consumer_route<Self>(std::move(path)); }
+  static WebsocketRoutes as_route(std::string path, Guards guards = {}) {
+    return make_consumer_route<Self>(std::move(path), std::move(guards));
+  }
 };
 
 /// The seeds' other name for WebSocketConsumer.
@@ -134,10 +136,10 @@ Task<> run_consumer(WebSocket ws) {
 }  // namespace detail
 
 template <class C>
-WebsocketRoutes make_consumer_route(std::string path) {
+WebsocketRoutes make_consumer_route(std::string path, Guards guards) {
   static_assert(std::is_base_of_v<WebSocketConsumerBase, C>, "a consumer derives from nx::WebSocketConsumer<C>");
   static_assert(std::is_default_constructible_v<C>, "a consumer must be default-constructible");
-  return WebsocketRoutes(std::move(path), &detail::run_consumer<C>);
+  return WebsocketRoutes(std::move(path), &detail::run_consumer<C>, std::move(guards));
 }
 
 }  // namespace nexios

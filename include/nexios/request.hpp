@@ -32,8 +32,13 @@ using Response = http::Response;
 /// @endcode
 class Request {
  public:
-  Request(const http::Request& request, routing::PathParams params, Address client, State& state)
-      : req_(request), params_(std::move(params)), client_(std::move(client)), state_(state) {}
+  Request(const http::Request& request, routing::PathParams params, Address client, State& state,
+          Attachments attachments = {})
+      : req_(request),
+        params_(std::move(params)),
+        client_(std::move(client)),
+        state_(state),
+        attachments_(std::move(attachments)) {}
 
   /// "GET", "POST", ...
   [[nodiscard]] std::string_view method() const noexcept { return req_.method(); }
@@ -51,6 +56,17 @@ class Request {
   [[nodiscard]] boost::json::value json() const;
   [[nodiscard]] const Address& client() const noexcept { return client_; }
   [[nodiscard]] State& state() const noexcept { return state_; }
+  /// The value of type T a guard attached (e.g. the authenticated user); throws std::logic_error
+  /// if none was.
+  template <class T>
+  [[nodiscard]] T& attached() {
+    return attachments_.get<T>();
+  }
+  /// The value of type T a guard attached, or nullptr.
+  template <class T>
+  [[nodiscard]] T* find_attached() noexcept {
+    return attachments_.find<T>();
+  }
   /// The underlying parsed request.
   [[nodiscard]] const http::Request& raw() const noexcept { return req_; }
 
@@ -59,6 +75,7 @@ class Request {
   routing::PathParams params_;
   Address client_;
   State& state_;
+  Attachments attachments_;
   mutable std::optional<QueryParams> query_;
   mutable std::optional<Cookies> cookies_;
 };

@@ -3,6 +3,7 @@
 /// `nexios::WebSocket`: the connection object a WebSocket handler receives (Nexios/Starlette API).
 
 #include <nexios/errors.hpp>
+#include <nexios/guard.hpp>
 #include <nexios/http/headers.hpp>
 #include <nexios/http/url.hpp>
 #include <nexios/routing/path.hpp>
@@ -180,6 +181,19 @@ class WebSocket {
   [[nodiscard]] std::string_view subprotocol() const noexcept;
   /// The application's shared state (`app.state`).
   [[nodiscard]] State& state() const noexcept;
+  /// What the guards attached to this connection (see guard.hpp).
+  [[nodiscard]] Attachments& attachments() const noexcept;
+  /// The value of type T a guard attached (e.g. the authenticated user); throws std::logic_error
+  /// if none was.
+  template <class T>
+  [[nodiscard]] T& attached() const {
+    return attachments().get<T>();
+  }
+  /// The value of type T a guard attached, or nullptr.
+  template <class T>
+  [[nodiscard]] T* find_attached() const noexcept {
+    return attachments().find<T>();
+  }
 
   /// Two handles are equal when they refer to the same connection.
   friend bool operator==(const WebSocket& a, const WebSocket& b) noexcept { return a.impl_ == b.impl_; }

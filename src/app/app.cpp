@@ -4,10 +4,12 @@
 #include <nexios/command_line.hpp>
 
 #include "app/channels_internal.hpp"
+#include "app/cors_policy.hpp"
 #include "app/websocket_impl.hpp"
 #include "transport/server.hpp"
 
 #include <nexios/detail/ascii.hpp>
+#include <nexios/http/origin.hpp>
 #include <nexios/log.hpp>
 #include <nexios/ws/handshake.hpp>
 
@@ -27,14 +29,18 @@ namespace nexios {
 namespace {
 
 struct WsRoute {
+  std::string path;  // the pattern as registered (full path), for guards and logs
   routing::PathPattern pattern;
   WebSocketHandler handler;
+  Guards guards;  // the app's, the routers', the route's
 };
 
 struct HttpRoute {
   std::string method;
+  std::string path;
   routing::PathPattern pattern;
   HttpHandler handler;
+  Guards guards;  // the route's own (the app's run first)
 };
 
 std::string describe(std::exception_ptr e) {
@@ -57,6 +63,9 @@ struct App::Impl final : transport::Dispatcher {
   std::vector<HttpRoute> http_routes;
   std::vector<LifecycleHook> startup;
   std::vector<LifecycleHook> shutdown;
+  Guards app_guards;
+  std::optional<http::OriginAllowList> origins;  // none: same origin only
+  std::optional<detail::CorsPolicy> cors;
 
   // --limit NAME=VALUE from the command line, applied at start over the environment.
   std::vector<std::pair<std::string, std::string>> cli_limits;
@@ -89,16 +98,34 @@ struct App::Impl final : transport::Dispatcher {
     }
     effective.validate();
     channels.validate();
+    std::optional<http::OriginAllowList> allowed = origins;
+    if (auto v = std::getenv("NEXIOS_ALLOWED_ORIGINS"); v != nullptr) {
+      try {
+        allowed = http::OriginAllowList(split_list(v));
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(std::string("environment variable NEXIOS_ALLOWED_ORIGINS: ") + e.what());
+      }
+    }
     app.limits = effective;
     box.set_limits(channels);
+    origins = std::move(allowed);
+  }
+
+  static std::vector<std::string> split_list(std::string_view list) {
+    std::vector<std::string> out;
+    detail::for_each_list_element(list, [&](std::string_view e) {
+      out.emplace_back(e);
+      return false;
+    });
+    return out;
   }
 
   void freeze() {
     std::vector<WebsocketRoutes> flat;
-    root.collect({}, flat);
+    root.collect({}, flat, 0, app_guards);
     ws_routes.clear();
     for (auto& r : flat) {
-      ws_routes.push_back(WsRoute{routing::PathPattern(r.path()), r.handler()});
+      ws_routes.push_back(WsRoute{r.path(), routing::PathPattern(r.path()), r.handler(), r.guards()});
     }
   }
 
@@ -115,29 +142,61 @@ struct App::Impl final : transport::Dispatcher {
 
   Task<bool> handle(transport::Connection& conn, http::Response& res) override {
     const http::Request& req = conn.request();
-    routing::PathParams params;
-
     if (req.method() == "GET" && ws::is_websocket_upgrade(req.headers())) {
+      routing::PathParams params;
       if (const WsRoute* route = match_ws(req.path(), params)) {
-        if (auto ec = ws::validate_upgrade(req.method(), req.version_minor(), req.headers(), req.has_body())) {
-          handshake_error(static_cast<ws::handshake_errc>(ec.value()), res);
-          conn.close_after_response();
-          co_return false;
-        }
-        // The session runs as its own task: the HTTP session's frames are not kept for the
-        // WebSocket's lifetime.
-        boost::asio::co_spawn(conn.executor(),
-                              run_websocket(conn.shared_from_this(), route, std::move(params)),
-                              [](std::exception_ptr e) {
-                                if (e) {
-                                  log(LogLevel::error, "websocket session: " + describe(e));
-                                }
-                              });
-        co_return true;
+        co_return co_await handle_upgrade(conn, *route, std::move(params), res);
       }
       // Not a WebSocket route: an HTTP route may still answer (the Upgrade header is ignored).
     }
+    co_return co_await handle_http(conn, res);
+  }
 
+  /// A WebSocket handshake to `route`: validated, the origin checked, the guards run; then the
+  /// session is spawned (true) or the handshake refused with `res` (false).
+  Task<bool> handle_upgrade(transport::Connection& conn, const WsRoute& route, routing::PathParams params,
+                            http::Response& res) {
+    const http::Request& req = conn.request();
+    if (auto ec = ws::validate_upgrade(req.method(), req.version_minor(), req.headers(), req.has_body())) {
+      handshake_error(static_cast<ws::handshake_errc>(ec.value()), res);
+      conn.close_after_response();
+      co_return false;
+    }
+    if (!origin_allowed(req)) {
+      log(LogLevel::info, "refused a WebSocket handshake to " + std::string(req.path()) + " from origin " +
+                              std::string(req.headers().get_or("origin", "")) + " (not allowed)");
+      res.status(403).text("Forbidden: this origin may not open WebSockets here");
+      conn.close_after_response();
+      co_return false;
+    }
+    const auto& ep = conn.remote_endpoint();
+    const Address client{ep.address().to_string(), ep.port()};
+    Attachments attachments;
+    GuardContext ctx(req, params, client, route.path, true, app.state, attachments);
+    GuardResult verdict = co_await run_guards(route.guards, ctx);
+    if (!verdict.allowed()) {
+      rejection(std::move(verdict), res);
+      conn.close_after_response();
+      co_return false;
+    }
+    // The session runs as its own task: the HTTP session's frames are not kept for the
+    // WebSocket's lifetime.
+    boost::asio::co_spawn(conn.executor(),
+                          run_websocket(conn.shared_from_this(), &route, std::move(params), std::move(attachments)),
+                          [](std::exception_ptr e) {
+                            if (e) {
+                              log(LogLevel::error, "websocket session: " + describe(e));
+                            }
+                          });
+    co_return true;
+  }
+
+  /// An HTTP request: the route, its guards, its handler; CORS headers on the answer.
+  Task<bool> handle_http(transport::Connection& conn, http::Response& res) {
+    const http::Request& req = conn.request();
+    const auto& ep = conn.remote_endpoint();
+    const Address client{ep.address().to_string(), ep.port()};
+    routing::PathParams params;
     const bool head = req.method() == "HEAD";
     const HttpRoute* found = nullptr;
     std::string allow;
@@ -157,28 +216,25 @@ struct App::Impl final : transport::Dispatcher {
       }
     }
     if (found == nullptr) {
-      routing::PathParams p;
-      const bool ws_path = match_ws(req.path(), p) != nullptr;
-      if (ws_path && req.method() == "GET" && allow.empty()) {
-        // A plain GET to a WebSocket endpoint.
-        res.status(426).text("This endpoint speaks WebSocket: send an Upgrade: websocket request.");
-        res.header("Upgrade", "websocket").header("Connection", "Upgrade").header("Sec-WebSocket-Version", "13");
-        co_return false;
-      }
-      if (ws_path) {
-        add_allowed(allow, "GET");
-      }
-      if (allow.empty()) {
-        res.status(404).text("Not Found");
-      } else {
-        res.status(405).text("Method Not Allowed");
-        res.header("Allow", allow);
-      }
+      unmatched(conn, req, allow, res);
       co_return false;
     }
 
-    const auto& ep = conn.remote_endpoint();
-    Request request(req, std::move(params), Address{ep.address().to_string(), ep.port()}, app.state);
+    Attachments attachments;
+    {
+      GuardContext ctx(req, params, client, found->path, false, app.state, attachments);
+      GuardResult verdict = co_await run_guards(app_guards, ctx);
+      if (verdict.allowed()) {
+        verdict = co_await run_guards(found->guards, ctx);
+      }
+      if (!verdict.allowed()) {
+        rejection(std::move(verdict), res);
+        decorate_cors(req, res);
+        co_return false;
+      }
+    }
+
+    Request request(req, std::move(params), client, app.state, std::move(attachments));
     std::exception_ptr error;
     try {
       co_await found->handler(request, res);
@@ -197,7 +253,100 @@ struct App::Impl final : transport::Dispatcher {
         res.status(500).text("Internal Server Error");
       }
     }
+    decorate_cors(req, res);
     co_return false;
+  }
+
+  /// A request no HTTP route takes: OPTIONS (CORS preflight, or the methods of the path), a plain
+  /// GET to a WebSocket endpoint (426), a wrong method (405), nothing (404).
+  void unmatched(transport::Connection& conn, const http::Request& req, std::string allow, http::Response& res) {
+    routing::PathParams p;
+    const bool ws_path = match_ws(req.path(), p) != nullptr;
+    if (ws_path) {
+      add_allowed(allow, "GET");
+    }
+    if (req.method() == "OPTIONS" && !allow.empty()) {
+      if (cors && detail::CorsPolicy::is_preflight(req)) {
+        cors->preflight(req, allow, res);
+        return;
+      }
+      add_allowed(allow, "OPTIONS");
+      res.status(204).header("Allow", allow);
+      decorate_cors(req, res);
+      return;
+    }
+    if (ws_path && req.method() == "GET" && allow == "GET") {
+      // A plain GET to a WebSocket endpoint.
+      res.status(426).text("This endpoint speaks WebSocket: send an Upgrade: websocket request.");
+      res.header("Upgrade", "websocket").header("Connection", "Upgrade").header("Sec-WebSocket-Version", "13");
+      return;
+    }
+    if (allow.empty()) {
+      res.status(404).text("Not Found");
+    } else {
+      res.status(405).text("Method Not Allowed");
+      res.header("Allow", allow);
+    }
+    decorate_cors(req, res);
+    (void)conn;
+  }
+
+  void decorate_cors(const http::Request& req, http::Response& res) const {
+    if (cors) {
+      cors->decorate(req, res);
+    }
+  }
+
+  /// The origin check of a WebSocket handshake: no Origin (not a browser) passes; otherwise the
+  /// allow-list, or by default the request's own host.
+  bool origin_allowed(const http::Request& req) const {
+    const auto values = req.headers().get_all("origin");
+    if (values.empty()) {
+      return true;
+    }
+    if (values.size() > 1) {
+      return false;  // a browser sends one: several are an attempt to confuse a check
+    }
+    if (origins) {
+      return origins->allows(values.front());
+    }
+    const auto origin = http::parse_origin(values.front());
+    const auto host = req.headers().get("host");
+    return origin && host && http::is_same_origin(*origin, *host);
+  }
+
+  /// Runs `guards` in order until one rejects; an exception rejects with 500 (400 for BadRequest).
+  static Task<GuardResult> run_guards(const Guards& guards, GuardContext& ctx) {
+    for (const auto& g : guards) {
+      std::exception_ptr error;
+      GuardResult verdict;
+      try {
+        verdict = co_await g(ctx);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      if (error) {
+        try {
+          std::rethrow_exception(error);
+        } catch (const BadRequest& e) {
+          co_return reject(400, e.what());
+        } catch (...) {
+        }
+        log(LogLevel::error, "guard of " + std::string(ctx.route()) + " threw: " + describe(error));
+        co_return reject(500, "Internal Server Error");
+      }
+      if (!verdict.allowed()) {
+        co_return verdict;
+      }
+    }
+    co_return allow();
+  }
+
+  static void rejection(GuardResult verdict, http::Response& res) {
+    res.status(verdict.status).text(std::move(verdict.body));
+    for (const auto& [name, value] : verdict.headers) {
+      res.header(name, value);
+    }
   }
 
   static void add_allowed(std::string& allow, std::string_view method) {
@@ -223,10 +372,10 @@ struct App::Impl final : transport::Dispatcher {
   }
 
   Task<> run_websocket(std::shared_ptr<transport::Connection> conn_ptr, const WsRoute* route_ptr,
-                       routing::PathParams params) {
+                       routing::PathParams params, Attachments attachments) {
     transport::Connection& conn = *conn_ptr;
     const WsRoute& route = *route_ptr;
-    auto impl = std::make_shared<detail::WebSocketImpl>(conn_ptr, std::move(params), app.state);
+    auto impl = std::make_shared<detail::WebSocketImpl>(conn_ptr, std::move(params), app.state, std::move(attachments));
     std::exception_ptr error;
     try {
       co_await route.handler(WebSocket(impl));
@@ -324,8 +473,8 @@ App::~App() {
   }
 }
 
-App& App::ws_route(std::string path, WebSocketHandler handler) {
-  return add_ws_route(WebsocketRoutes(std::move(path), std::move(handler)));
+App& App::ws_route(std::string path, WebSocketHandler handler, Guards guards) {
+  return add_ws_route(WebsocketRoutes(std::move(path), std::move(handler), std::move(guards)));
 }
 
 App& App::add_ws_route(WebsocketRoutes route) {
@@ -340,7 +489,7 @@ App& App::mount_ws_router(const WSRouter& router, std::optional<std::string> pat
   return *this;
 }
 
-App& App::route(std::string method, std::string path, HttpHandler handler) {
+App& App::route(std::string method, std::string path, HttpHandler handler, Guards guards) {
   impl_->require_not_started("route");
   if (!detail::is_token(method)) {
     throw std::invalid_argument("HTTP method must be a token: '" + method + "'");
@@ -351,7 +500,35 @@ App& App::route(std::string method, std::string path, HttpHandler handler) {
   if (!handler) {
     throw std::invalid_argument("HTTP route '" + path + "' has no handler");
   }
-  impl_->http_routes.push_back(HttpRoute{std::move(method), routing::PathPattern(path), std::move(handler)});
+  for (const auto& g : guards) {
+    if (!g) {
+      throw std::invalid_argument("HTTP route '" + path + "' has an empty guard");
+    }
+  }
+  routing::PathPattern pattern(path);
+  impl_->http_routes.push_back(
+      HttpRoute{std::move(method), std::move(path), std::move(pattern), std::move(handler), std::move(guards)});
+  return *this;
+}
+
+App& App::guard(Guard g) {
+  impl_->require_not_started("guard");
+  if (!g) {
+    throw std::invalid_argument("App::guard: empty guard");
+  }
+  impl_->app_guards.push_back(std::move(g));
+  return *this;
+}
+
+App& App::allow_origins(std::vector<std::string> patterns) {
+  impl_->require_not_started("allow_origins");
+  impl_->origins = http::OriginAllowList(patterns);
+  return *this;
+}
+
+App& App::cors(CorsOptions options) {
+  impl_->require_not_started("cors");
+  impl_->cors.emplace(std::move(options));
   return *this;
 }
 

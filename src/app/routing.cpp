@@ -28,8 +28,13 @@ std::string normalize_prefix(std::string_view prefix) {
   return std::string(prefix);
 }
 
-WebsocketRoutes::WebsocketRoutes(std::string path, WebSocketHandler handler)
-    : path_(std::move(path)), handler_(std::move(handler)) {
+WebsocketRoutes::WebsocketRoutes(std::string path, WebSocketHandler handler, Guards guards)
+    : path_(std::move(path)), handler_(std::move(handler)), guards_(std::move(guards)) {
+  for (const auto& g : guards_) {
+    if (!g) {
+      throw std::invalid_argument("WebSocket route '" + path_ + "' has an empty guard");
+    }
+  }
   require_route_path(path_);
   if (!handler_) {
     throw std::invalid_argument("WebSocket route '" + path_ + "' has no handler");
@@ -44,6 +49,7 @@ struct WSRouter::Data {
     std::optional<std::string> path;
   };
   std::string prefix;
+  Guards guards;
   std::vector<std::variant<WebsocketRoutes, Mount>> entries;
 };
 
@@ -59,8 +65,16 @@ WSRouter::WSRouter(std::string prefix, std::vector<WebsocketRoutes> routes) : WS
   }
 }
 
-WSRouter& WSRouter::add_ws_route(std::string path, WebSocketHandler handler) {
-  return add_ws_route(WebsocketRoutes(std::move(path), std::move(handler)));
+WSRouter& WSRouter::add_ws_route(std::string path, WebSocketHandler handler, Guards guards) {
+  return add_ws_route(WebsocketRoutes(std::move(path), std::move(handler), std::move(guards)));
+}
+
+WSRouter& WSRouter::guard(Guard g) {
+  if (!g) {
+    throw std::invalid_argument("WSRouter::guard: empty guard");
+  }
+  data_->guards.push_back(std::move(g));
+  return *this;
 }
 
 WSRouter& WSRouter::add_ws_route(WebsocketRoutes route) {
@@ -94,22 +108,27 @@ WSRouter& WSRouter::mount_router(const WSRouter& router, std::optional<std::stri
 
 const std::string& WSRouter::prefix() const noexcept { return data_->prefix; }
 
-void WSRouter::collect(const std::string& base, std::vector<WebsocketRoutes>& out, int depth) const {
+void WSRouter::collect(const std::string& base, std::vector<WebsocketRoutes>& out, int depth,
+                       const Guards& outer_guards) const {
   if (depth > max_mount_depth) {
     throw std::invalid_argument("WSRouter mounts nest more than 32 levels deep (is a router mounted inside itself?)");
   }
+  Guards guards = outer_guards;
+  guards.insert(guards.end(), data_->guards.begin(), data_->guards.end());
   for (const auto& entry : data_->entries) {
     if (const auto* route = std::get_if<WebsocketRoutes>(&entry)) {
+      Guards all = guards;
+      all.insert(all.end(), route->guards().begin(), route->guards().end());
       if (route->path() == "/" && !base.empty()) {
         // "/" under a prefix serves the bare prefix, with or without the trailing slash.
-        out.emplace_back(base, route->handler());
+        out.emplace_back(base, route->handler(), all);
       }
-      out.emplace_back(base + route->path(), route->handler());
+      out.emplace_back(base + route->path(), route->handler(), std::move(all));
     } else {
       const auto& mount = std::get<Data::Mount>(entry);
       WSRouter child;
       child.data_ = mount.router;
-      child.collect(base + (mount.path ? *mount.path : mount.router->prefix), out, depth + 1);
+      child.collect(base + (mount.path ? *mount.path : mount.router->prefix), out, depth + 1, guards);
     }
   }
 }

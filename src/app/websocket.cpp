@@ -14,8 +14,9 @@ namespace nexios {
 
 namespace detail {
 
-WebSocketImpl::WebSocketImpl(std::shared_ptr<transport::Connection> c, routing::PathParams p, State& s)
-    : conn(std::move(c)), params(std::move(p)), state(s) {
+WebSocketImpl::WebSocketImpl(std::shared_ptr<transport::Connection> c, routing::PathParams p, State& s,
+                             Attachments a)
+    : conn(std::move(c)), params(std::move(p)), state(s), attachments(std::move(a)) {
   for (auto proto : ws::requested_subprotocols(conn->request().headers())) {
     offered.emplace_back(proto);
   }
@@ -303,5 +304,7 @@ const std::vector<std::string>& WebSocket::subprotocols() const noexcept { retur
 std::string_view WebSocket::subprotocol() const noexcept { return impl_->subprotocol; }
 
 State& WebSocket::state() const noexcept { return impl_->state; }
+
+Attachments& WebSocket::attachments() const noexcept { return impl_->attachments; }
 
 }  // namespace nexios

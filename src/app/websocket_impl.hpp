@@ -14,11 +14,12 @@
 namespace nexios::detail {
 
 struct WebSocketImpl {
-  WebSocketImpl(std::shared_ptr<transport::Connection> c, routing::PathParams p, State& s);
+  WebSocketImpl(std::shared_ptr<transport::Connection> c, routing::PathParams p, State& s, Attachments a = {});
 
   std::shared_ptr<transport::Connection> conn;
   routing::PathParams params;
   State& state;
+  Attachments attachments;  // what the guards attached
   WebSocketState client_state = WebSocketState::CONNECTING;
   WebSocketState app_state = WebSocketState::CONNECTING;
   bool receiving = false;

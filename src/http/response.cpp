@@ -4,6 +4,8 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <cstring>
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -312,14 +314,57 @@ Response& Response::file(const std::filesystem::path& path, std::string_view con
   return bytes(std::move(contents), content_type.empty() ? mime_type_for(extension) : content_type);
 }
 
-void Response::serialize(std::string& out, bool keep_alive, bool head_only) const {
+std::array<char, 29> format_http_date(std::int64_t unix_seconds) noexcept {
+  static constexpr std::array<std::string_view, 7> days{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr std::array<std::string_view, 12> months{"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm), no locale, no libc state.
+  std::int64_t z = unix_seconds >= 0 ? unix_seconds / 86400 : (unix_seconds - 86399) / 86400;
+  const std::int64_t secs = unix_seconds - z * 86400;
+  const int weekday = static_cast<int>((z + 4) % 7 + 7) % 7;  // 1970-01-01 was a Thursday
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t y0 = static_cast<std::int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned day = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned month = mp < 10 ? mp + 3 : mp - 9;
+  const std::int64_t year = y0 + (month <= 2 ? 1 : 0);
+  std::array<char, 29> out{};
+  auto put2 = [&](std::size_t at, unsigned v) {
+    out[at] = static_cast<char>('0' + v / 10);
+    out[at + 1] = static_cast<char>('0' + v % 10);
+  };
+  std::memcpy(out.data(), days[static_cast<std::size_t>(weekday)].data(), 3);
+  out[3] = ',';
+  out[4] = ' ';
+  put2(5, day);
+  out[7] = ' ';
+  std::memcpy(out.data() + 8, months[month - 1].data(), 3);
+  out[11] = ' ';
+  const auto y = static_cast<unsigned>(year % 10000);
+  put2(12, y / 100);
+  put2(14, y % 100);
+  out[16] = ' ';
+  put2(17, static_cast<unsigned>(secs / 3600));
+  out[19] = ':';
+  put2(20, static_cast<unsigned>(secs / 60 % 60));
+  out[22] = ':';
+  put2(23, static_cast<unsigned>(secs % 60));
+  std::memcpy(out.data() + 25, " GMT", 4);
+  return out;
+}
+
+void Response::serialize(std::string& out, bool keep_alive, bool head_only, std::string_view date) const {
   const std::string_view reason = reason_phrase(status_);
   std::array<char, 24> number{};
   auto [end, ec] = std::to_chars(number.data(), number.data() + number.size(), status_);
   (void)ec;
   const bool no_body = status_has_no_body(status_);
 
-  std::size_t size = 9 + 4 + reason.size() + 2 + 2 + 40 + (head_only || no_body ? 0 : body_.size());
+  std::size_t size = 9 + 4 + reason.size() + 2 + 2 + 40 + 37 + (head_only || no_body ? 0 : body_.size());
   for (const auto& field : headers_) {
     size += field.first.size() + field.second.size() + 4;
   }
@@ -330,10 +375,17 @@ void Response::serialize(std::string& out, bool keep_alive, bool head_only) cons
   out.push_back(' ');
   out.append(reason);
   out.append("\r\n");
+  bool has_date = false;
   for (const auto& field : headers_) {
     out.append(field.first);
     out.append(": ");
     out.append(field.second);
+    out.append("\r\n");
+    has_date = has_date || iequals(field.first, "date");
+  }
+  if (!date.empty() && !has_date) {
+    out.append("Date: ");
+    out.append(date);
     out.append("\r\n");
   }
   if (!no_body) {

@@ -115,7 +115,7 @@ Task<> Connection::run(Dispatcher& dispatcher) {
       const http::Request& req = request();
       const bool keep = keep_alive_ && req.keep_alive() && !shutting_down_ && !worker_.draining;
       out_.clear();
-      res.serialize(out_, keep, req.method() == "HEAD");
+      res.serialize(out_, keep, req.method() == "HEAD", worker_.date.now());
       co_await write_all(out_);
       in_request_ = false;
       if (!keep || transport_failed_) {
@@ -138,7 +138,7 @@ Task<bool> Connection::write_error(int status) {
   res.status(status);
   res.text(std::string(http::reason_phrase(status)));
   out_.clear();
-  res.serialize(out_, false);
+  res.serialize(out_, false, false, worker_.date.now());
   return write_all(out_);
 }
 
@@ -299,7 +299,7 @@ Task<bool> Connection::ws_accept(std::string_view subprotocol,
 Task<> Connection::ws_reject(http::Response response) {
   auto self = shared_from_this();
   out_.clear();
-  response.serialize(out_, false);
+  response.serialize(out_, false, false, worker_.date.now());
   if (co_await write_all(out_)) {
     co_await linger_close();
   }

@@ -5,6 +5,7 @@
 
 #include "transport/buffer_pool.hpp"
 #include "transport/connection.hpp"
+#include "transport/date_cache.hpp"
 
 #include <nexios/limits.hpp>
 #include <nexios/task.hpp>
@@ -38,6 +39,7 @@ struct Worker {
   Server& server;
   std::size_t index;
   BufferPool pool;
+  DateCache date;                         // the Date header of this thread's HTTP responses
   std::vector<std::uint8_t> read_buffer;  // shared by the HTTP reads of this thread's connections
   Connection* connections = nullptr;      // intrusive list head
   std::size_t connection_count = 0;

@@ -85,10 +85,15 @@ class BadHandshakes(AbuseCase):
                 self.refused(self.req(connection=connection), 400)
 
     def test_other_methods_405(self):
-        for method in ("POST", "PUT", "DELETE", "PATCH", "OPTIONS"):
+        for method in ("POST", "PUT", "DELETE", "PATCH"):
             with self.subTest(method=method):
                 res = self.refused(self.req(method=method, extra=[("Content-Length", "0")]), 405)
                 self.assertEqual(res.header("Allow"), "GET")
+
+    def test_options_upgrade_is_answered_with_the_allowed_methods(self):
+        # OPTIONS is never an upgrade: it asks which methods the path takes (RFC 9110 §9.3.7).
+        res = self.refused(self.req(method="OPTIONS", extra=[("Content-Length", "0")]), 204)
+        self.assertEqual(res.header("Allow"), "GET, OPTIONS")
 
     def test_head_405(self):
         res = self.refused(f"HEAD /ws HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode(), 405)

@@ -6,6 +6,8 @@
 
 #include <filesystem>
 #include <optional>
+#include <array>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -57,9 +59,10 @@ class Response {
   /// The body as it stands.
   [[nodiscard]] const std::string& body() const noexcept { return body_; }
 
-  /// Appends the serialized response to `out`: status line, the fields, Content-Length (except
-  /// for 1xx/204/304), `Connection: close` when `keep_alive` is false, the body unless `head_only`.
-  void serialize(std::string& out, bool keep_alive, bool head_only = false) const;
+  /// Appends the serialized response to `out`: status line, the fields, `Date: <date>` when
+  /// `date` is given and the handler set none, Content-Length (except for 1xx/204/304),
+  /// `Connection: close` when `keep_alive` is false, the body unless `head_only`.
+  void serialize(std::string& out, bool keep_alive, bool head_only = false, std::string_view date = {}) const;
 
   /// Largest file `file()` will load.
   static constexpr std::size_t max_file_size = 64 * 1024 * 1024;
@@ -73,5 +76,8 @@ class Response {
   std::string body_;
   bool content_type_is_default_ = false;  // the Content-Type field was set by text()/json()/...
 };
+
+/// An IMF-fixdate (RFC 9110 §5.6.7) for `unix_seconds`: "Sun, 06 Nov 1994 08:49:37 GMT".
+std::array<char, 29> format_http_date(std::int64_t unix_seconds) noexcept;
 
 }  // namespace nexios::http
