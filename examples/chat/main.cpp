@@ -16,6 +16,11 @@
 //   client → server        {"type":"typing","is_typing":bool}     (is_typing defaults to true)
 //   server → all members   {"type":"typing","username","user_id","is_typing"}   (not saved)
 //   client → server        any text that is not a JSON object: sent as a message with that content
+//   server → the sender    {"type":"error","error":"message too long","limit":2000}   (content over 2000 bytes)
+// Limits: a room id of at most 64 bytes and a username of at most 32 (valid UTF-8; otherwise the
+// handshake gets 400), 20 messages a second per client (faster ones are throttled), and the
+// ChannelLimits of the process (e.g. --limit max_groups=1000: a new room past it is closed with
+// 1013 "GROUP_LIMIT_REACHED").
 // Joining, leaving and messages are saved in the room's history; a new member gets its own join
 // message, then the last 50 saved messages (which end with that same join message).
 // (The seed's periodic ChannelBox._clean_expired() task is not needed: the channel system's own
@@ -48,6 +53,12 @@ namespace {
 
 /// How many saved messages a new member is sent.
 constexpr std::size_t history_replay = 50;
+/// What one client may put in a room: bounded, since everyone in the room receives it and the
+/// history keeps it. A longer room id or username is refused with 400 before the handshake; a
+/// longer message is answered {"type":"error",...} and not sent.
+constexpr std::size_t max_room_id_bytes = 64;
+constexpr std::size_t max_username_bytes = 32;
+constexpr std::size_t max_content_bytes = 2000;
 
 /// Seconds since the epoch, as Python's time.time().
 double now_seconds() {
@@ -145,11 +156,19 @@ struct Member {
 };
 
 /// One text message from a member.
-nx::Task<> on_text(const Member& me, std::string_view text) {
+nx::Task<> on_text(const Member& me, const nx::Channel& channel, std::string_view text) {
   boost::system::error_code ec;
   json::value data = json::parse(text, ec);
   if (ec || !data.is_object()) {
     // Not a JSON object: the text itself is the message.
+    if (text.size() > max_content_bytes) {
+      json::object error;
+      error["type"] = "error";
+      error["error"] = "message too long";
+      error["limit"] = max_content_bytes;
+      co_await channel.send(std::move(error));
+      co_return;
+    }
     json::object message = chat_message(json::string(text), me.username, me.user_id, me.room_id);
     co_await nx::ChannelBox::group_send(me.group, std::move(message), true);
     co_return;
@@ -158,6 +177,14 @@ nx::Task<> on_text(const Member& me, std::string_view text) {
   const json::value* type = obj.if_contains("type");
   if (type == nullptr || (type->is_string() && type->get_string() == "message")) {
     const json::value* content = obj.if_contains("content");
+    if (content != nullptr && json::serialize(*content).size() > max_content_bytes) {
+      json::object error;
+      error["type"] = "error";
+      error["error"] = "message too long";
+      error["limit"] = max_content_bytes;
+      co_await channel.send(std::move(error));
+      co_return;
+    }
     json::object message = chat_message(content ? *content : json::value(""), me.username, me.user_id, me.room_id);
     co_await nx::ChannelBox::group_send(me.group, std::move(message), true);
   } else if (type->is_string() && type->get_string() == "typing") {
@@ -192,7 +219,7 @@ nx::Task<> converse(const Member& me, const nx::Channel& channel) {
       co_return;
     }
     if (msg.is_text()) {  // binary frames carry nothing in this protocol
-      co_await on_text(me, msg.text());
+      co_await on_text(me, channel, msg.text());
     }
   }
 }
@@ -270,9 +297,13 @@ int main(int argc, char** argv) {
   nx::App app;
   // Chat messages are small: refuse anything over 64 KiB (closes with 1009) unless told otherwise.
   app.limits.max_message_size = 64 * 1024;
+  // People type: 20 messages a second is plenty; a flooding client is slowed down (throttled), not
+  // allowed to fill the room.
+  app.limits.max_messages_per_second = 20;
   const nx::RunOptions options = examples::configure(app, argc, argv);
 
-  app.ws_route("/ws/chat/{room_id}", chat_room);
+  app.ws_route("/ws/chat/{room_id}", chat_room,
+               {examples::bounded_params({{"room_id", max_room_id_bytes}, {"username", max_username_bytes}})});
   app.get("/api/chat/rooms", list_rooms);
   app.get("/", examples::page(chat_page));
   app.get("/health", [](nx::Request&, nx::Response& res) -> nx::Task<> {

@@ -4,6 +4,7 @@
 // and a handler for a fixed page.
 
 #include <nexios/command_line.hpp>
+#include <nexios/detail/utf8.hpp>
 #include <nexios/nexios.hpp>
 
 #include <cstdio>
@@ -11,6 +12,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace examples {
 
@@ -20,6 +23,30 @@ inline nexios::RunOptions configure(nexios::App& app, int argc, char** argv) {
   const nexios::CommandLine cli = nexios::parse_command_line(argc, argv);
   app.configure(cli);
   return cli.run;
+}
+
+/// A guard refusing (400, before the handshake is accepted) a request whose named path or query
+/// parameters are longer than their limit in bytes, or not valid UTF-8: what a client puts in
+/// them ends up in rooms, histories and other clients' screens, so every example bounds it.
+inline nexios::Guard bounded_params(std::vector<std::pair<std::string, std::size_t>> limits) {
+  return [limits = std::move(limits)](nexios::GuardContext& ctx) -> nexios::Task<nexios::GuardResult> {
+    for (const auto& [name, max] : limits) {
+      std::optional<std::string_view> value = ctx.path_params().get(name);
+      if (!value) {
+        value = ctx.query_params().get(name);
+      }
+      if (!value) {
+        continue;
+      }
+      if (value->size() > max) {
+        co_return nexios::reject(400, name + " is longer than " + std::to_string(max) + " bytes");
+      }
+      if (!nexios::detail::is_valid_utf8(*value)) {
+        co_return nexios::reject(400, name + " is not valid UTF-8");
+      }
+    }
+    co_return nexios::allow();
+  };
 }
 
 /// Prints the line tests wait for: "nexios <name> listening on http://HOST:PORT <extra>".

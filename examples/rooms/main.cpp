@@ -50,7 +50,10 @@ class ChatRoom : public nx::WebSocketEndpoint<ChatRoom> {
       user_ = "anonymous";
     }
 
-    join_group(room_);
+    if (const auto joined = join_group(room_); !nx::is_member(joined)) {
+      co_await ws.close(1013, nx::to_string(joined));  // a limit of ChannelLimits: try later
+      co_return;
+    }
     joined_ = true;
     json::object hello;
     hello["type"] = "system";
@@ -167,7 +170,7 @@ $('say').onsubmit = (e) => {
 int main(int argc, char** argv) {
   nx::App app;
   const nx::RunOptions options = examples::configure(app, argc, argv);
-  app.ws_route<ChatRoom>("/room/{room_id}");
+  app.ws_route<ChatRoom>("/room/{room_id}", {examples::bounded_params({{"room_id", 64}, {"username", 32}})});
 
   app.get("/api/rooms/{room_id}/history", [](nx::Request& req, nx::Response& res) -> nx::Task<> {
     json::array out;

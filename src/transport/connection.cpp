@@ -61,10 +61,11 @@ void log_exception(std::exception_ptr e, std::string_view where) noexcept {
 
 }  // namespace
 
-Connection::Connection(Worker& worker, tcp::socket socket)
+Connection::Connection(Worker& worker, tcp::socket socket, tcp::endpoint remote)
     : worker_(worker),
       socket_(std::move(socket)),
       executor_(socket_.get_executor()),
+      remote_(std::move(remote)),
       timer_(executor_),
       parser_(http_limits(worker.server.limits())),
       frames_(frame_options(worker.server.limits())),
@@ -72,7 +73,6 @@ Connection::Connection(Worker& worker, tcp::socket socket)
       closed_(executor_),
       writable_(executor_) {
   boost::system::error_code ec;
-  remote_ = socket_.remote_endpoint(ec);
   local_ = socket_.local_endpoint(ec);
   socket_.set_option(tcp::no_delay(true), ec);
   socket_.non_blocking(true, ec);
@@ -280,6 +280,9 @@ Task<bool> Connection::ws_accept(std::string_view subprotocol,
   const auto now = steady::now();
   last_activity_ = now;
   next_ping_ = now + limits().ping_interval;
+  message_tokens_ = static_cast<double>(limits().max_messages_per_second);
+  byte_tokens_ = static_cast<double>(limits().max_bytes_per_second);
+  refilled_at_ = now;
   // Bytes the client sent right after its handshake are already WebSocket frames.
   if (!leftover_.empty()) {
     ensure_read_space(leftover_.size());
@@ -330,6 +333,10 @@ void Connection::pump_reader() {
   }
   // Back-pressure: do not read (and so do not queue pongs) while the peer is not reading.
   if (!close_sent_ && queued_bytes_ > limits().send_buffer_high_water) {
+    return;
+  }
+  // Over its rate with the throttle policy: read again when the budget has refilled.
+  if (throttled_ && !close_sent_) {
     return;
   }
   read_pending_ = true;
@@ -389,7 +396,11 @@ void Connection::on_readable(const boost::system::error_code& ec) {
     return;
   }
   if (!rec) {
-    last_activity_ = steady::now();
+    const auto now = steady::now();
+    last_activity_ = now;
+    if (!discarding_ && limits().max_bytes_per_second != 0) {
+      charge_bytes(n, now);
+    }
   }
   pump_reader();
 }
@@ -456,6 +467,9 @@ void Connection::process_input() {
           msg_end_ = rb_begin_;
         }
         msg_active_ = false;
+        if ((limits().max_messages_per_second != 0 || over_rate()) && !admit_message(steady::now())) {
+          continue;  // over the rate: dropped (drop policy, counted) or the connection is failing (close)
+        }
         slot_full_ = true;
         slot_binary_ = ev.opcode == ws::Opcode::binary;
         last_in_ns_.store(steady::now().time_since_epoch().count(), std::memory_order_relaxed);
@@ -897,6 +911,81 @@ void Connection::on_end(std::function<void()> callback) {
 }
 
 // ================================================================================================
+// Inbound rate limits
+// ================================================================================================
+
+void Connection::refill_buckets(steady::time_point now) noexcept {
+  const auto& l = limits();
+  const double seconds = std::chrono::duration<double>(now - refilled_at_).count();
+  refilled_at_ = now;
+  if (seconds <= 0) {
+    return;
+  }
+  const auto rate_m = static_cast<double>(l.max_messages_per_second);
+  const auto rate_b = static_cast<double>(l.max_bytes_per_second);
+  message_tokens_ = std::min(rate_m, message_tokens_ + rate_m * seconds);
+  byte_tokens_ = std::min(rate_b, byte_tokens_ + rate_b * seconds);
+}
+
+void Connection::throttle(steady::time_point now) {
+  const auto& l = limits();
+  double wait = 0;
+  if (message_tokens_ < 0) {
+    wait = std::max(wait, -message_tokens_ / static_cast<double>(l.max_messages_per_second));
+  }
+  if (byte_tokens_ < 0) {
+    wait = std::max(wait, -byte_tokens_ / static_cast<double>(l.max_bytes_per_second));
+  }
+  throttled_ = true;
+  throttle_until_ = now + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(wait));
+  arm_ws_watchdog();
+}
+
+void Connection::charge_bytes(std::size_t n, steady::time_point now) {
+  refill_buckets(now);
+  byte_tokens_ -= static_cast<double>(n);
+  if (byte_tokens_ >= 0) {
+    return;
+  }
+  switch (limits().rate_limit_policy) {
+    case Limits::RateLimitPolicy::throttle:
+      throttle(now);
+      break;
+    case Limits::RateLimitPolicy::drop:
+      break;  // the messages that complete while the byte budget is overdrawn are dropped
+    case Limits::RateLimitPolicy::close:
+      fail(ws::close_code::policy_violation, "rate limit exceeded");
+      break;
+  }
+}
+
+bool Connection::admit_message(steady::time_point now) {
+  const auto& l = limits();
+  if (l.max_messages_per_second != 0) {
+    refill_buckets(now);
+    message_tokens_ -= 1;
+  }
+  if (!over_rate()) {
+    return true;
+  }
+  switch (l.rate_limit_policy) {
+    case Limits::RateLimitPolicy::throttle:
+      throttle(now);
+      return true;  // already read: delivered; reading pauses
+    case Limits::RateLimitPolicy::drop:
+      if (message_tokens_ < 0) {
+        message_tokens_ += 1;  // a dropped message is not charged
+      }
+      ++rate_limited_messages_;
+      return false;
+    case Limits::RateLimitPolicy::close:
+      fail(ws::close_code::policy_violation, "rate limit exceeded");
+      return false;
+  }
+  return true;
+}
+
+// ================================================================================================
 // Watchdog: one timer per connection for every deadline
 // ================================================================================================
 
@@ -930,6 +1019,10 @@ void Connection::arm_ws_watchdog() {
       at = next_ping_;
       kind = Deadline::ping;
     }
+    if (throttled_ && throttle_until_ < at) {
+      at = throttle_until_;
+      kind = Deadline::throttle;
+    }
   }
   if (kind == Deadline::none) {
     if (deadline_ != Deadline::none) {
@@ -962,6 +1055,11 @@ void Connection::on_timer(const boost::system::error_code& ec) {
   }
   deadline_ = Deadline::none;
   const auto& l = limits();
+  if (throttled_ && now >= throttle_until_) {
+    throttled_ = false;
+    refill_buckets(now);
+    pump_reader();
+  }
   if (close_sent_) {
     if (now >= close_deadline_) {
       abort();

@@ -69,7 +69,8 @@ struct Received {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Worker& worker, boost::asio::ip::tcp::socket socket);
+  /// `remote` is the peer's address as the acceptor saw it (the per-address limits count it).
+  Connection(Worker& worker, boost::asio::ip::tcp::socket socket, boost::asio::ip::tcp::endpoint remote);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   ~Connection();
@@ -127,6 +128,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return ended_ ? std::string_view(end_reason_) : std::string_view();
   }
   [[nodiscard]] std::size_t ws_queued_bytes() const noexcept { return queued_bytes_; }
+  /// Messages dropped by the `drop` rate-limit policy on this connection.
+  [[nodiscard]] std::uint64_t ws_rate_limited_messages() const noexcept { return rate_limited_messages_; }
   [[nodiscard]] bool is_websocket() const noexcept { return phase_ == Phase::websocket; }
   /// Thread-safe: the WebSocket is open (accepted, no close frame sent or received, not ended).
   [[nodiscard]] bool ws_is_open() const noexcept { return open_.load(std::memory_order_acquire); }
@@ -153,7 +156,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   enum class Phase : std::uint8_t { http, websocket, closed };
-  enum class Deadline : std::uint8_t { none, keep_alive, header, body, close, ping, idle };
+  enum class Deadline : std::uint8_t { none, keep_alive, header, body, close, ping, idle, throttle };
 
   struct Segment {
     std::size_t offset = 0;  // into bytes, when frame is null
@@ -279,6 +282,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Liveness
   std::chrono::steady_clock::time_point last_activity_{};
   std::chrono::steady_clock::time_point next_ping_{};
+
+  // Inbound rate limits: token buckets holding one second's worth (Limits::max_messages_per_second,
+  // max_bytes_per_second), refilled from the time of each read.
+  void refill_buckets(std::chrono::steady_clock::time_point now) noexcept;
+  /// Charges `n` bytes read; past the budget applies rate_limit_policy.
+  void charge_bytes(std::size_t n, std::chrono::steady_clock::time_point now);
+  /// Charges a completed message; returns false when it is not to be delivered (dropped, or the
+  /// connection is being closed for its rate).
+  bool admit_message(std::chrono::steady_clock::time_point now);
+  /// Stops reading until the overdrawn buckets are back at zero.
+  void throttle(std::chrono::steady_clock::time_point now);
+  [[nodiscard]] bool over_rate() const noexcept { return message_tokens_ < 0 || byte_tokens_ < 0; }
+  double message_tokens_ = 0;
+  double byte_tokens_ = 0;
+  std::chrono::steady_clock::time_point refilled_at_{};
+  std::chrono::steady_clock::time_point throttle_until_{};
+  bool throttled_ = false;
+  std::uint64_t rate_limited_messages_ = 0;  // dropped (drop policy)
 };
 
 }  // namespace nexios::transport

@@ -1,5 +1,6 @@
 #include "transport/server.hpp"
 
+#include <nexios/http/response.hpp>
 #include <nexios/log.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -50,13 +51,14 @@ Task<> run_connection(std::shared_ptr<Connection> conn, Dispatcher& dispatcher) 
 // closure object, which must outlive the coroutine.
 Task<> run_hook(std::function<Task<>()> hook) { co_await hook(); }
 
-// Answers a connection beyond max_connections with 503 and closes it.
-Task<> refuse_connection(tcp::socket socket) {
-  static constexpr std::string_view response =
-      "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n"
-      "Content-Length: 32\r\n\r\nServer at its connection limit.\n";
-  auto [ec, n] = co_await asio::async_write(socket, asio::buffer(response.data(), response.size()),
-                                            asio::as_tuple(asio::use_awaitable));
+// Answers a connection refused before its request is read (503 at max_connections, 429 past a
+// per-address limit) and closes it.
+Task<> refuse_connection(tcp::socket socket, int status, std::string_view why, std::string date) {
+  std::string response = "HTTP/1.1 " + std::to_string(status) + " " + std::string(http::reason_phrase(status)) +
+                         "\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nDate: " + date +
+                         (status == 429 ? "\r\nRetry-After: 1" : "") + "\r\nContent-Length: " +
+                         std::to_string(why.size() + 1) + "\r\n\r\n" + std::string(why) + "\n";
+  auto [ec, n] = co_await asio::async_write(socket, asio::buffer(response), asio::as_tuple(asio::use_awaitable));
   (void)n;
   boost::system::error_code ignored;
   socket.shutdown(tcp::socket::shutdown_both, ignored);
@@ -97,7 +99,7 @@ void Worker::remove(Connection* c) noexcept {
   }
   c->prev_ = c->next_ = nullptr;
   --connection_count;
-  server.release_connection();
+  server.release_connection(c->remote_endpoint().address());
   if (draining && !drain_reported && connection_count == 0) {
     server.on_worker_drained(*this);
   }
@@ -105,7 +107,10 @@ void Worker::remove(Connection* c) noexcept {
 
 // ------------------------------------------------------------------------------------------------
 
-Server::Server(Dispatcher& dispatcher, Limits limits) : dispatcher_(dispatcher), limits_(limits) {}
+Server::Server(Dispatcher& dispatcher, Limits limits)
+    : dispatcher_(dispatcher),
+      limits_(limits),
+      addresses_(limits.max_connections_per_address, limits.max_connection_rate_per_address) {}
 
 Server::~Server() {
   if (!threads_.empty()) {
@@ -124,7 +129,10 @@ bool Server::try_reserve_connection() noexcept {
   return false;
 }
 
-void Server::release_connection() noexcept { open_connections_.fetch_sub(1, std::memory_order_relaxed); }
+void Server::release_connection(const boost::asio::ip::address& client) noexcept {
+  open_connections_.fetch_sub(1, std::memory_order_relaxed);
+  addresses_.release(client);
+}
 
 std::uint16_t Server::start(const ServerOptions& options, std::function<Task<>()> startup) {
   if (!workers_.empty()) {
@@ -251,12 +259,34 @@ Task<> Server::accept_loop(Worker& w) {
       co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
+    boost::system::error_code eec;
+    const auto remote = socket.remote_endpoint(eec);
+    const auto client = remote.address();
+    if (eec) {
+      continue;  // gone already
+    }
     if (!try_reserve_connection()) {
       log(LogLevel::warning, "connection refused: max_connections reached");
-      asio::co_spawn(w.io, refuse_connection(std::move(socket)), asio::detached);
+      asio::co_spawn(w.io, refuse_connection(std::move(socket), 503, "Server at its connection limit.",
+                                             std::string(w.date.now())),
+                     asio::detached);
       continue;
     }
-    auto conn = std::make_shared<Connection>(w, std::move(socket));
+    const auto verdict = addresses_.admit(client, std::chrono::steady_clock::now());
+    if (verdict != AddressLimiter::Verdict::admitted) {
+      open_connections_.fetch_sub(1, std::memory_order_relaxed);
+      const bool too_many = verdict == AddressLimiter::Verdict::too_many_open;
+      log(LogLevel::debug, "connection from " + client.to_string() + " refused: " +
+                               (too_many ? "max_connections_per_address" : "max_connection_rate_per_address"));
+      asio::co_spawn(w.io,
+                     refuse_connection(std::move(socket), 429,
+                                       too_many ? "Too many connections from your address."
+                                                : "Too many new connections from your address; retry in a second.",
+                                       std::string(w.date.now())),
+                     asio::detached);
+      continue;
+    }
+    auto conn = std::make_shared<Connection>(w, std::move(socket), remote);
     asio::co_spawn(w.io, run_connection(std::move(conn), dispatcher_),
                    [](std::exception_ptr e) { log_exception(e, "connection"); });
   }

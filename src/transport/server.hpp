@@ -3,6 +3,7 @@
 // connection lives on the thread that accepted it. Graceful shutdown: stop accepting, close
 // WebSockets with 1001, let in-flight HTTP finish, drop what is left after the drain timeout.
 
+#include "transport/address_limiter.hpp"
 #include "transport/buffer_pool.hpp"
 #include "transport/connection.hpp"
 #include "transport/date_cache.hpp"
@@ -91,7 +92,9 @@ class Server {
 
   // Used by the workers.
   bool try_reserve_connection() noexcept;
-  void release_connection() noexcept;
+  /// A connection from `client` that was admitted has closed.
+  void release_connection(const boost::asio::ip::address& client) noexcept;
+  [[nodiscard]] AddressLimiter& address_limiter() noexcept { return addresses_; }
   void on_worker_drained(Worker& w);
 
  private:
@@ -105,6 +108,7 @@ class Server {
   std::vector<std::thread> threads_;
   std::uint16_t port_ = 0;
   std::atomic<std::size_t> open_connections_{0};
+  AddressLimiter addresses_;
   std::atomic<bool> stopping_{false};
   std::atomic<std::size_t> drained_workers_{0};
   std::function<Task<>()> shutdown_;

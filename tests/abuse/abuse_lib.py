@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.join(_HERE, "..", "scripts"))
 from nexios_testlib import (  # noqa: E402,F401  (re-exported)
     BINARY, CLOSE, CONT, HOST, IO_TIMEOUT, PING, PONG, TEXT, ConnectionClosedError, EchoServer,
     HttpConnection, HttpResponse, RawWebSocket, build_frame, close_payload, connect, fragments,
-    ServerTestCase, http_exchange, main, make_key, poll_until, upgrade_request)
+    ONE_BUSY_CLIENT_ARGS, ServerTestCase, http_exchange, main, make_key, poll_until, upgrade_request)
 
 KiB = 1024
 MiB = 1024 * 1024
@@ -196,6 +196,8 @@ def read_until_eof(sock: socket.socket, timeout: float) -> bytes:
 class AbuseCase(ServerTestCase):
     """One echo server for the class; every test also checks, afterwards, that a bystander
     connection opened before it still echoes and that the server still serves."""
+
+    BASE_ARGS = ONE_BUSY_CLIENT_ARGS
 
     @property
     def pid(self) -> int:

@@ -44,6 +44,10 @@ SERVER_ARGS = [
     "--limit", f"close_timeout={int(CLOSE_TIMEOUT * 1000)}ms",
     "--limit", "max_connections=50",
     "--limit", f"max_message_size={MAX_MESSAGE}",
+    # The floods here test back-pressure and memory, not the message rate (tested in
+    # tests/integration/limits_test.cpp): a throttled reader would hide what they measure.
+    "--limit", "max_messages_per_second=0",
+    "--limit", "max_bytes_per_second=0",
 ]
 
 UNICODE = "abc é € 😀 ✓ ".encode()

@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(_HERE, "..", "scripts"))
 from nexios_testlib import (  # noqa: E402,F401  (re-exported for the test files)
     BINARY, CLOSE, CONT, HOST, IO_TIMEOUT, PING, PONG, TEXT, ConnectionClosedError, EchoServer, Frame,
     HttpConnection, RawWebSocket, ServerTestCase, build_frame, close_payload, connect, fragments, main,
-    mask_bytes, poll_until, send_chopped)
+    ONE_BUSY_CLIENT_ARGS, mask_bytes, poll_until, send_chopped)
 
 KiB = 1024
 MiB = 1024 * 1024
@@ -161,12 +161,13 @@ class ServerSocket:
 class ConformanceCase(ServerTestCase):
     """One echo server per test class (started with SERVER_ARGS), and the assertions of the suite."""
 
+    BASE_ARGS = ONE_BUSY_CLIENT_ARGS
     SERVER_ARGS: Iterable[str] = ()
 
     @classmethod
     def setUpClass(cls) -> None:
         unittest.TestCase.setUpClass()
-        cls.server = EchoServer(extra_args=list(cls.SERVER_ARGS)).start()
+        cls.server = EchoServer(extra_args=[*cls.BASE_ARGS, *cls.SERVER_ARGS]).start()
         cls.port = cls.server.port  # type: ignore[assignment]
 
     # -- connections ----------------------------------------------------------------------------

@@ -573,3 +573,114 @@ TEST(ChannelBox, ProcessWideBoxThroughStaticCalls) {
   EXPECT_TRUE(nx::ChannelBox::show_history("static-room").empty());
   c.close_handshake();
 }
+
+// Every ChannelLimits cap, met exactly and exceeded by one.
+TEST(ChannelBox, LimitsOnGroupsMembersNamesAndHistories) {
+  using S = nx::ChannelAddStatusEnum;
+  nx::ChannelRegistry registry({.history_max_bytes = 1024,
+                                .history_max_count = 0,
+                                .history_max_total_bytes = 1 << 20,
+                                .max_groups = 3,
+                                .max_members_per_group = 2,
+                                .max_groups_per_channel = 2,
+                                .max_group_name_bytes = 8,
+                                .max_metadata_bytes = 64});
+  GroupServer server(registry);
+  auto [a, ja] = server.join("g1");
+  auto [b, jb] = server.join("g1");
+  EXPECT_EQ(jb.status, S::CHANNEL_EXIST);
+  auto [c, jc] = server.join("g1");  // a third member of a group of at most 2
+  EXPECT_EQ(jc.status, S::GROUP_FULL);
+  EXPECT_FALSE(nx::is_member(jc.status));
+  EXPECT_EQ(registry.group_size("g1"), 2u);
+  // Groups: g1, g2, g3 exist; a fourth is refused.
+  EXPECT_EQ(registry.add_channel_to_group(jc.channel, "g2"), S::CHANNEL_ADDED);
+  EXPECT_EQ(registry.add_channel_to_group(jc.channel, "g3"), S::CHANNEL_ADDED);
+  EXPECT_EQ(registry.add_channel_to_group(ja.channel, "g4"), S::GROUP_LIMIT_REACHED);
+  EXPECT_FALSE(registry.show_groups().contains("g4"));
+  EXPECT_EQ(registry.add_channel_to_group(jc.channel, "g1"), S::GROUP_FULL);
+  // Groups per channel: a in g1 and g2 is in two; a third is refused.
+  EXPECT_EQ(registry.add_channel_to_group(ja.channel, "g2"), S::CHANNEL_EXIST);
+  EXPECT_EQ(registry.add_channel_to_group(ja.channel, "g3"), S::CHANNEL_GROUP_LIMIT_REACHED);
+  EXPECT_EQ(registry.group_size("g3"), 1u);
+  EXPECT_EQ(registry.add_channel_to_group(jb.channel, "g3"), S::CHANNEL_EXIST);
+  // Names: 8 bytes fit, 9 do not; empty and invalid UTF-8 never.
+  EXPECT_EQ(registry.remove_channel_from_group(jc.channel, "g3"), nx::ChannelRemoveStatusEnum::CHANNEL_REMOVED);
+  EXPECT_EQ(registry.remove_channel_from_group(jc.channel, "g2"), nx::ChannelRemoveStatusEnum::CHANNEL_REMOVED);
+  EXPECT_EQ(registry.remove_channel_from_group(jb.channel, "g3"), nx::ChannelRemoveStatusEnum::GROUP_REMOVED);
+  EXPECT_EQ(registry.add_channel_to_group(jc.channel, "12345678"), S::CHANNEL_ADDED);
+  EXPECT_EQ(registry.add_channel_to_group(jc.channel, "123456789"), S::INVALID_GROUP_NAME);
+  EXPECT_EQ(registry.add_channel_to_group(jc.channel, ""), S::INVALID_GROUP_NAME);
+  EXPECT_EQ(registry.add_channel_to_group(jc.channel, "bad\xff"), S::INVALID_GROUP_NAME);
+  EXPECT_EQ(nx::to_string(S::GROUP_FULL), "GROUP_FULL");
+  EXPECT_THROW(registry.set_limits({.history_max_bytes = 1024,
+                                    .history_max_count = 0,
+                                    .history_max_total_bytes = 1 << 20,
+                                    .max_groups = 0,
+                                    .max_members_per_group = 2,
+                                    .max_groups_per_channel = 2,
+                                    .max_group_name_bytes = 8,
+                                    .max_metadata_bytes = 64}),
+               std::invalid_argument);
+  for (auto* cl : {a.get(), b.get(), c.get()}) {
+    cl->close_handshake();
+  }
+}
+
+TEST(ChannelBox, HistoriesOfAtMostMaxGroupsGroupsLeastRecentlyWrittenFirst) {
+  nx::ChannelRegistry registry({.history_max_bytes = 1024,
+                                .history_max_count = 0,
+                                .history_max_total_bytes = 1 << 20,
+                                .max_groups = 2,
+                                .max_members_per_group = 10,
+                                .max_groups_per_channel = 10,
+                                .max_group_name_bytes = 64,
+                                .max_metadata_bytes = 64});
+  GroupServer server(registry);
+  auto [a, ja] = server.join("h1");
+  run(registry.group_send("h1", nx::Payload("one"), true));
+  EXPECT_EQ(registry.remove_channel_from_group(ja.channel, "h1"), nx::ChannelRemoveStatusEnum::GROUP_REMOVED);
+  EXPECT_EQ(registry.add_channel_to_group(ja.channel, "h2"), nx::ChannelAddStatusEnum::CHANNEL_ADDED);
+  run(registry.group_send("h2", nx::Payload("two"), true));
+  EXPECT_EQ(registry.remove_channel_from_group(ja.channel, "h2"), nx::ChannelRemoveStatusEnum::GROUP_REMOVED);
+  EXPECT_EQ(registry.show_history().size(), 2u);  // empty rooms keep their history ...
+  EXPECT_EQ(registry.add_channel_to_group(ja.channel, "h3"), nx::ChannelAddStatusEnum::CHANNEL_ADDED);
+  run(registry.group_send("h3", nx::Payload("three"), true));
+  const auto all = registry.show_history();  // ... but at most max_groups of them
+  EXPECT_EQ(all.size(), 2u);
+  EXPECT_FALSE(all.contains("h1"));
+  EXPECT_TRUE(all.contains("h2") && all.contains("h3"));
+  a->close_handshake();
+}
+
+TEST(Channel, MetadataOverTheLimitIsRefused) {
+  nx::ChannelLimits limits = nx::ChannelBox::registry().limits();
+  const nx::ChannelLimits before = limits;
+  limits.max_metadata_bytes = 20;
+  nx::ChannelBox::registry().set_limits(limits);
+  nx::App app;
+  Mailbox<std::string> outcome;
+  app.ws_route("/m/{n:int}", [&](nx::WebSocket ws) -> nx::Task<> {
+    co_await ws.accept();
+    const auto n = ws.path_params().as<std::int64_t>("n");
+    try {
+      // {"k":"xxx"} is 8 bytes plus the value.
+      nx::Channel ch(ws, nx::PayloadTypeEnum::JSON, 0, boost::json::object{{"k", std::string(static_cast<std::size_t>(n), 'x')}});
+      outcome.put("ok");
+    } catch (const std::invalid_argument& e) {
+      outcome.put(e.what());
+    }
+  });
+  Served s(app);
+  {
+    TestClient c(s.port());
+    ASSERT_EQ(c.handshake("/m/12").status, 101);  // 20 bytes
+    EXPECT_EQ(outcome.take(), "ok");
+  }
+  {
+    TestClient c(s.port());
+    ASSERT_EQ(c.handshake("/m/13").status, 101);  // 21 bytes
+    EXPECT_NE(outcome.take().find("max_metadata_bytes"), std::string::npos);
+  }
+  nx::ChannelBox::registry().set_limits(before);
+}

@@ -212,3 +212,151 @@ TEST(Limits, MaxConnectionsRefusesTheNextOneWith503) {
   // The others still work.
   EXPECT_EQ(a.request("GET", "/").status, 200);
 }
+
+// ---- per-connection rates ------------------------------------------------------------------------
+
+namespace {
+// `n` text frames "m1".."mn" as one write, so the server parses them from one read (no refill of
+// the budget between them).
+std::string burst(TestClient& c, int n) {
+  std::string out;
+  for (int i = 1; i <= n; ++i) {
+    out += c.encode(Opcode::text, "m" + std::to_string(i));
+  }
+  return out;
+}
+}  // namespace
+
+TEST(Limits, MessagesPerSecondClosePolicyClosesOnTheFirstMessageOverTheBudget) {
+  nx::App app;
+  app.limits.max_messages_per_second = 10;
+  app.limits.rate_limit_policy = nx::Limits::RateLimitPolicy::close;
+  app.ws_route("/ws", nx::test::echo);
+  Served s(app);
+  TestClient c(s.port());
+  ASSERT_EQ(c.handshake("/ws").status, 101);
+  c.send_raw(burst(c, 11));
+  for (int i = 1; i <= 10; ++i) {
+    EXPECT_EQ(c.read_text(), "m" + std::to_string(i));  // a second's budget: all 10 served
+  }
+  const auto close = c.read_close();
+  EXPECT_EQ(close.code, 1008);
+  EXPECT_EQ(close.reason, "rate limit exceeded");
+}
+
+TEST(Limits, MessagesPerSecondDropPolicyDropsWhatIsOverTheBudgetAndKeepsTheConnection) {
+  nx::App app;
+  app.limits.max_messages_per_second = 10;
+  app.limits.rate_limit_policy = nx::Limits::RateLimitPolicy::drop;
+  app.ws_route("/ws", nx::test::echo);
+  Served s(app);
+  TestClient c(s.port());
+  ASSERT_EQ(c.handshake("/ws").status, 101);
+  c.send_raw(burst(c, 15));
+  for (int i = 1; i <= 10; ++i) {
+    EXPECT_EQ(c.read_text(), "m" + std::to_string(i));
+  }
+  // m11..m15 were dropped: the next message to come back is a probe, once the budget refills
+  // (one message per 100 ms at this rate). Each probe is followed by a ping, whose pong paces the
+  // loop: a round trip per probe, never a fixed sleep.
+  std::string next;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (next.empty() && std::chrono::steady_clock::now() < deadline) {
+    c.send_text("probe");
+    c.send_frame(Opcode::ping, "p");
+    for (;;) {
+      auto f = c.read_frame();
+      if (f.opcode == Opcode::text) {
+        next = f.payload;
+      }
+      if (f.opcode == Opcode::pong) {
+        break;
+      }
+    }
+  }
+  EXPECT_EQ(next, "probe");
+}
+
+TEST(Limits, MessagesPerSecondThrottlePolicyDeliversEverythingAtTheRate) {
+  nx::App app;
+  app.limits.max_messages_per_second = 10;  // the default policy: throttle
+  app.ws_route("/ws", nx::test::echo);
+  Served s(app);
+  TestClient c(s.port());
+  ASSERT_EQ(c.handshake("/ws").status, 101);
+  const auto start = std::chrono::steady_clock::now();
+  // Two bursts: the second arrives while the server has stopped reading.
+  c.send_raw(burst(c, 15));
+  c.send_raw(c.encode(Opcode::text, "after"));
+  for (int i = 1; i <= 15; ++i) {
+    EXPECT_EQ(c.read_text(), "m" + std::to_string(i));  // nothing lost, in order
+  }
+  EXPECT_EQ(c.read_text(), "after");
+  // 16 messages at 10 per second with 10 in the bucket: the last 6 waited for 0.6 s of refill.
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 500ms);
+}
+
+TEST(Limits, BytesPerSecondCountsWhatIsReadFromTheSocket) {
+  nx::App app;
+  app.limits.max_bytes_per_second = 1024;
+  app.limits.rate_limit_policy = nx::Limits::RateLimitPolicy::close;
+  app.ws_route("/ws", nx::test::echo);
+  Served s(app);
+  {
+    TestClient c(s.port());
+    ASSERT_EQ(c.handshake("/ws").status, 101);
+    // 1016 bytes of payload + 8 of header (2, a 16-bit length, the mask) = 1024: the budget.
+    c.send_text(std::string(1016, 'x'));
+    EXPECT_EQ(c.read_text().size(), 1016u);
+  }
+  TestClient c(s.port());
+  ASSERT_EQ(c.handshake("/ws").status, 101);
+  c.send_text(std::string(1017, 'x'));  // one byte over
+  EXPECT_EQ(c.read_close().code, 1008);
+}
+
+// ---- per-address limits ---------------------------------------------------------------------------
+
+TEST(Limits, ConnectionsPerAddressBeyondTheLimitGet429) {
+  nx::App app;
+  app.limits.max_connections_per_address = 3;
+  app.ws_route("/ws", nx::test::echo);
+  Served s(app);
+  std::vector<std::unique_ptr<TestClient>> open;
+  for (int i = 0; i < 3; ++i) {
+    open.push_back(std::make_unique<TestClient>(s.port()));
+    ASSERT_EQ(open.back()->handshake("/ws").status, 101);
+  }
+  {
+    TestClient fourth(s.port());
+    auto r = fourth.read_http();  // answered at once, before any request
+    EXPECT_EQ(r.status, 429);
+    EXPECT_EQ(r.header("Retry-After"), "1");
+    EXPECT_TRUE(r.header("Date"));
+    EXPECT_TRUE(fourth.wait_closed());
+  }
+  // One leaves: a newcomer gets in once the server has noticed.
+  open.front()->close_handshake();
+  open.erase(open.begin());
+  bool admitted = false;
+  for (int attempt = 0; attempt < 200 && !admitted; ++attempt) {
+    TestClient c(s.port());
+    admitted = c.handshake("/ws").status == 101;  // a refusal is answered at once: no busy wait
+  }
+  EXPECT_TRUE(admitted);
+}
+
+TEST(Limits, NewConnectionsPerSecondPerAddressBeyondTheRateGet429) {
+  nx::App app;
+  app.limits.max_connection_rate_per_address = 5;
+  app.get("/", ok());
+  Served s(app);
+  for (int i = 0; i < 5; ++i) {
+    TestClient c(s.port());
+    EXPECT_EQ(c.request("GET", "/").status, 200) << i;
+  }
+  TestClient sixth(s.port());
+  auto r = sixth.read_http();
+  EXPECT_EQ(r.status, 429);
+  EXPECT_NE(r.body.find("retry in a second"), std::string::npos);
+}

@@ -236,10 +236,18 @@ def poll_until(predicate, timeout: float) -> bool:
         pause = min(pause * 2, 0.02)
     return True
 
-class ServerTestCase(unittest.TestCase):
-    """Starts one echo server for the class (with SERVER_ARGS, e.g. ("--limit", "max_connections=50"))
-    and checks it stops cleanly (SIGINT → exit 0)."""
+# A suite that is one client on 127.0.0.1 opening thousands of connections a second (the
+# conformance and abuse suites) lifts the per-address limits, which would refuse it with 429;
+# those limits have tests of their own (tests/integration/limits_test.cpp).
+ONE_BUSY_CLIENT_ARGS = ("--limit", "max_connection_rate_per_address=0",
+                        "--limit", "max_connections_per_address=1000000")
 
+
+class ServerTestCase(unittest.TestCase):
+    """Starts one echo server for the class (with BASE_ARGS then SERVER_ARGS, e.g.
+    ("--limit", "max_connections=50")) and checks it stops cleanly (SIGINT → exit 0)."""
+
+    BASE_ARGS: tuple = ()
     SERVER_ARGS: tuple = ()
     server: EchoServer
     port: int
@@ -247,7 +255,7 @@ class ServerTestCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls) -> None:
         super().setUpClass()
-        cls.server = EchoServer(extra_args=list(cls.SERVER_ARGS)).start()
+        cls.server = EchoServer(extra_args=[*cls.BASE_ARGS, *cls.SERVER_ARGS]).start()
         cls.port = cls.server.port  # type: ignore[assignment]
 
     @classmethod
@@ -616,7 +624,19 @@ class RawWebSocket:
 
     # -- receiving ------------------------------------------------------------------------------
 
+    # Server pings (Limits::ping_interval, 20 s by default) are answered and skipped, as every
+    # client library does; set to False to see them.
+    auto_pong = True
+
     def recv_frame(self, timeout: Optional[float] = None) -> Frame:
+        while True:
+            frame = self._recv_one_frame(timeout)
+            if frame.opcode == PING and self.auto_pong:
+                self.send_frame(PONG, frame.payload)
+                continue
+            return frame
+
+    def _recv_one_frame(self, timeout: Optional[float] = None) -> Frame:
         deadline = time.monotonic() + (timeout or self.timeout)
         b0, b1 = self.reader.read_exact(2, deadline)
         if b1 & 0x80:

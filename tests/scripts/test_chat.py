@@ -541,6 +541,79 @@ class RoomsApi(ChatTestCase):
         self.assertNotRegex(body, r"(src|href)=\"https?://", "the page loads nothing from outside")
 
 
+class ClientInputLimits(ChatTestCase):
+    """What one client can put in a room is bounded (examples/chat's limits)."""
+
+    def assert_refused(self, path_and_query: str, status: int = 400):
+        async def run():
+            with self.assertRaises(websockets.InvalidStatusCode) as cm:
+                await websockets.connect(f"ws://127.0.0.1:{self.port}{path_and_query}", open_timeout=OP_TIMEOUT)
+            self.assertEqual(cm.exception.status_code, status)
+        self.run_async(run())
+
+    def test_room_id_and_username_lengths(self):
+        async def run():
+            ok = await Member.join_room(self.port, "r" * 64, "u" * 32)  # exactly the limits
+            await ok.close()
+        self.run_async(run())
+        self.assert_refused("/ws/chat/" + "r" * 65)
+        self.assert_refused(f"/ws/chat/{unique_room()}?username=" + "u" * 33)
+        # A 32-byte name may be fewer characters: bytes are what is bounded.
+        self.assert_refused(f"/ws/chat/{unique_room()}?username=" + urllib.parse.quote("é" * 17))
+
+    def test_names_that_are_not_utf8_are_refused(self):
+        for query in ("?username=bad%FF", "?username=%C0%AF", "?username=%ED%A0%80"):
+            with self.subTest(query=query):
+                self.assert_refused(f"/ws/chat/{unique_room()}{query}")
+        self.assert_refused("/ws/chat/room%FF")
+
+    def test_a_message_over_2000_bytes_is_answered_with_an_error_and_not_sent(self):
+        async def run():
+            room = unique_room()
+            alice = await Member.join_room(self.port, room, "alice")
+            bob = await Member.join_room(self.port, room, "bob")
+            await alice.recv()  # bob's join
+            await alice.send_json({"type": "message", "content": "x" * 1998})  # 2000 bytes as JSON
+            self.assert_message(await bob.recv(), "x" * 1998, alice, room)
+            self.assert_message(await alice.recv(), "x" * 1998, alice, room)
+            for too_long in (json.dumps({"type": "message", "content": "x" * 1999}), "y" * 2001):
+                await alice.send_text(too_long)
+                self.assertEqual(await alice.recv(), {"type": "error", "error": "message too long", "limit": 2000})
+            await bob.assert_quiet()  # nothing reached the room
+            for m in (alice, bob):
+                await m.close()
+        self.run_async(run())
+
+
+class RoomLimit(ChatTestCase):
+    """--limit max_groups=2: a third room cannot be opened; the client is told why (1013)."""
+    SERVER_ARGS = ("--limit", "max_groups=2")
+
+    def test_a_room_past_max_groups_is_closed_with_1013(self):
+        async def run():
+            a = await Member.join_room(self.port, unique_room(), "a")
+            b = await Member.join_room(self.port, unique_room(), "b")
+            c = await Member.connect(self.port, unique_room(), "c")
+            with self.assertRaises(websockets.ConnectionClosed):
+                await c.recv()
+            self.assertEqual(c.ws.close_code, 1013)
+            self.assertEqual(c.ws.close_reason, "GROUP_LIMIT_REACHED")
+            await a.close()  # its room empties and goes: a new one fits again
+            d = None
+            for _ in range(100):  # the server notices a's departure a moment after a does
+                d = await Member.connect(self.port, unique_room(), "d")
+                try:
+                    first = await d.recv()
+                    break
+                except websockets.ConnectionClosed:
+                    d = None
+            self.assertIsNotNone(d, "no room could be opened after one emptied")
+            self.assertEqual(first["action"], "join")
+            await b.close()
+            await d.close()
+        self.run_async(run())
+
+
 class Shutdown(unittest.TestCase):
     def test_sigint_with_members_connected(self):
         server = EchoServer(threads=2).start()
