@@ -31,7 +31,9 @@ install(FILES ${PROJECT_BINARY_DIR}/nexiosConfig.cmake ${PROJECT_BINARY_DIR}/nex
   DESTINATION ${NEXIOS_CMAKE_DIR})
 
 # nexios.pc. The prefix is only known at install time (`cmake --install --prefix X`), so the
-# configure step leaves @NEXIOS_PC_PREFIX@ in place and the install step fills it in.
+# configure step leaves @NEXIOS_PC_PREFIX@ in place and the install step fills it in, writing the
+# file straight into the prefix (two installs of one build tree to different prefixes can run
+# at the same time, as the package tests do).
 list(TRANSFORM NEXIOS_PUBLIC_DEFINITIONS PREPEND "-D" OUTPUT_VARIABLE _pc_defs)
 list(TRANSFORM NEXIOS_INSTALLED_LIBRARIES PREPEND "-l" OUTPUT_VARIABLE _pc_libs)
 string(JOIN " " NEXIOS_PC_CFLAGS ${_pc_defs})
@@ -44,10 +46,17 @@ foreach(_dir LIBDIR INCLUDEDIR)
     set(NEXIOS_PC_${_dir} "\${prefix}/${CMAKE_INSTALL_${_dir}}")
   endif()
 endforeach()
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(_pc_dir "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
+else()
+  set(_pc_dir "\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig")
+endif()
 set(NEXIOS_PC_PREFIX "@NEXIOS_PC_PREFIX@")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/nexios.pc.in ${PROJECT_BINARY_DIR}/nexios.pc.in @ONLY)
 install(CODE "
   set(NEXIOS_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
-  configure_file(\"${PROJECT_BINARY_DIR}/nexios.pc.in\" \"${PROJECT_BINARY_DIR}/nexios.pc\" @ONLY)
+  set(_pc \"\$ENV{DESTDIR}${_pc_dir}/nexios.pc\")
+  message(STATUS \"Installing: \${_pc}\")
+  configure_file(\"${PROJECT_BINARY_DIR}/nexios.pc.in\" \"\${_pc}\" @ONLY)
+  list(APPEND CMAKE_INSTALL_MANIFEST_FILES \"\${_pc}\")
 ")
-install(FILES ${PROJECT_BINARY_DIR}/nexios.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
