@@ -1,6 +1,6 @@
 # nexios-cpp — the two commands of the quick start:
-#   make demo   install what is missing, build, serve the chat example on http://127.0.0.1:8000
-#   make test   install what is missing, build, run every test
+#   make demo   install what the demo needs, build the chat example, serve it on http://127.0.0.1:8000
+#   make test   install the test dependencies, build everything, run every test
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
@@ -11,25 +11,41 @@ CMAKE_FLAGS ?=
 FUZZ_SMOKE_SECONDS ?= 30
 FUZZ_SECONDS ?= 600
 
-.PHONY: all deps configure build demo test test-sanitizers fuzz clean
+.PHONY: all deps deps-demo configure build demo test test-sanitizers fuzz clean
 
 all: build
 
+# scripts/install-deps.sh profiles: `test` is everything, `demo` only what building needs.
 deps:
-	@bash scripts/install-deps.sh
+	@bash scripts/install-deps.sh test
 
+deps-demo:
+	@bash scripts/install-deps.sh demo
+
+# The full build: library, examples and tests (ON also for a tree first configured by `make demo`).
 configure: deps
-	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	  -DNEXIOS_BUILD_TESTS=ON -DNEXIOS_BUILD_EXAMPLES=ON $(CMAKE_FLAGS) >/dev/null
 
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-demo: build
+# The demo builds the library and the chat example only. A new build dir is configured without
+# the tests (so GTest and Node are not needed); an existing one keeps its settings.
+demo: deps-demo
+	@if [ -f $(BUILD_DIR)/CMakeCache.txt ]; then \
+	  cmake -S . -B $(BUILD_DIR) -DNEXIOS_BUILD_EXAMPLES=ON $(CMAKE_FLAGS) >/dev/null; \
+	else \
+	  cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	    -DNEXIOS_BUILD_TESTS=OFF -DNEXIOS_BUILD_EXAMPLES=ON $(CMAKE_FLAGS) >/dev/null; \
+	fi
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target nexios_example_chat
 	@echo "nexios demo: the chat example on http://$(DEMO_HOST):$(DEMO_PORT) (open it in two browser windows; Ctrl-C stops it)"
 	@$(BUILD_DIR)/bin/chat --host $(DEMO_HOST) --port $(DEMO_PORT)
 
-# Every test: unit, integration, Python/Node/browser clients, conformance, abuse, corpus replays,
-# then each fuzz target for a short smoke run.
+# Every test: unit, integration, Python/Node/browser clients, conformance, abuse, packaging
+# (install/find_package, add_subdirectory, pkg-config), corpus replays, then each fuzz target for
+# a short smoke run.
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
 	@bash fuzz/run.sh $(FUZZ_SMOKE_SECONDS)

@@ -19,5 +19,6 @@
 #include <nexios/settings.hpp>
 #include <nexios/state.hpp>
 #include <nexios/task.hpp>
+#include <nexios/version.hpp>
 #include <nexios/websocket.hpp>
 #include <nexios/ws/rfc6455.hpp>

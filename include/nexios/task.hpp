@@ -2,6 +2,8 @@
 /// @file
 /// `nexios::Task<T>`: the coroutine type of every handler and every awaitable call.
 
+#include <nexios/config.hpp>
+
 #include <boost/asio/awaitable.hpp>
 
 namespace nexios {
