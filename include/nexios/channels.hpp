@@ -111,8 +111,10 @@ class Payload {
   /// The text (or the bytes); throws std::logic_error for a JSON payload.
   [[nodiscard]] const std::string& text() const;
   [[nodiscard]] const std::string& data() const { return text(); }
-  /// Shorthand for `json().at(key)` on a JSON object.
-  [[nodiscard]] const boost::json::value& at(std::string_view key) const { return json().at(key); }
+  /// The value under `key` of a JSON object payload. Throws JsonKeyError (which closes with 1003
+  /// and a reason naming the key if uncaught) when the key is missing or the payload is not a JSON
+  /// object.
+  [[nodiscard]] const boost::json::value& at(std::string_view key) const;
   /// The payload as it goes on the wire for a JSON channel (compact JSON) or as raw text/bytes.
   [[nodiscard]] std::string serialize() const;
   /// The size of `serialize()` in bytes.

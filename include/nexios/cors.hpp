@@ -3,10 +3,11 @@
 /// CORS for HTTP routes: which other origins' pages may call them from a browser.
 ///
 /// @code
-/// app.cors({.allow_origins = {"https://app.example.com", "https://*.example.com"},
-///           .allow_headers = {"Content-Type", "Authorization"},
-///           .allow_credentials = true,
-///           .max_age = std::chrono::minutes(10)});
+/// nx::CorsOptions cors;
+/// cors.allow_origins = {"https://app.example.com", "https://*.example.com"};
+/// cors.allow_headers = {"Content-Type", "Authorization"};
+/// cors.allow_credentials = true;
+/// app.cors(cors);
 /// @endcode
 ///
 /// With it, a preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) to a path

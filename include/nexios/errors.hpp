@@ -42,4 +42,14 @@ class JsonDecodeError : public WebSocketException {
   explicit JsonDecodeError(std::string what);
 };
 
+/// A received JSON message without a key the handler asked for (`Payload::at`), or not an object.
+/// Uncaught, it closes the connection with 1003 and a reason naming the key ("JSON key 'text' is
+/// missing"), so the client learns what it got wrong.
+class JsonKeyError : public JsonDecodeError {
+ public:
+  JsonKeyError(std::string key, std::string what);
+  /// The key that was asked for.
+  std::string key;
+};
+
 }  // namespace nexios

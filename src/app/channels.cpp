@@ -211,6 +211,21 @@ const std::string& Payload::text() const {
   return data_;
 }
 
+const boost::json::value& Payload::at(std::string_view key) const {
+  // The key goes into a close reason (at most 123 bytes of UTF-8): keep a short, valid prefix.
+  std::string shown(key.substr(0, 64));
+  while (!shown.empty() && !detail::is_valid_utf8(shown)) {
+    shown.pop_back();
+  }
+  if (kind_ != Kind::json || !json_.is_object()) {
+    throw JsonKeyError(std::string(key), "expected a JSON object with the key '" + shown + "'");
+  }
+  if (const auto* v = json_.as_object().if_contains(key)) {
+    return *v;
+  }
+  throw JsonKeyError(std::string(key), "JSON key '" + shown + "' is missing");
+}
+
 std::string Payload::serialize() const { return kind_ == Kind::json ? boost::json::serialize(json_) : data_; }
 
 std::size_t Payload::size() const { return kind_ == Kind::json ? boost::json::serialize(json_).size() : data_.size(); }

@@ -41,4 +41,6 @@ JsonDecodeError::JsonDecodeError(std::string what)
                                                                ? std::string("invalid JSON")
                                                                : what) {}
 
+JsonKeyError::JsonKeyError(std::string key_, std::string what) : JsonDecodeError(std::move(what)), key(std::move(key_)) {}
+
 }  // namespace nexios

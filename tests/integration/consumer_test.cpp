@@ -271,3 +271,42 @@ TEST(Consumer, EncodingNames) {
   EXPECT_EQ(nx::Encoding(""), nx::Encoding::none);
   EXPECT_THROW(nx::Encoding("xml"), std::invalid_argument);
 }
+
+namespace {
+// The seeds' chat consumer reads `data.at("text")`.
+class Reader : public nx::WebSocketConsumer<Reader> {
+ public:
+  Reader() {
+    encoding = "json";
+    registry_ = &test_registry();
+  }
+  nx::Task<> on_receive(nx::WebSocket& ws, nx::Payload data) override {
+    const std::string text(data.at("text").as_string());
+    co_await ws.send_text("got " + text);
+  }
+};
+}  // namespace
+
+// A message without the key the consumer asks for closes with 1003 and a reason naming the key —
+// the client's mistake, not an internal error (1011).
+TEST(Consumers, AMissingJsonKeyClosesWith1003NamingTheKey) {
+  nx::App app;
+  app.ws_route<Reader>("/read");
+  Served s(app);
+  {
+    TestClient c(s.port());
+    ASSERT_EQ(c.handshake("/read").status, 101);
+    c.send_text(R"({"text":"hello"})");
+    EXPECT_EQ(c.read_text(), "got hello");
+    c.send_text(R"({"txt":"typo"})");
+    const auto close = c.read_close();
+    EXPECT_EQ(close.code, 1003);
+    EXPECT_EQ(close.reason, "JSON key 'text' is missing");
+  }
+  TestClient c(s.port());
+  ASSERT_EQ(c.handshake("/read").status, 101);
+  c.send_text("[1,2]");
+  const auto close = c.read_close();
+  EXPECT_EQ(close.code, 1003);
+  EXPECT_EQ(close.reason, "expected a JSON object with the key 'text'");
+}

@@ -9,6 +9,7 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 
 import { exampleBinary, launchChromium, screenshotAll, startServer } from './harness.mjs';
@@ -144,6 +145,43 @@ describe('chat page in chromium', () => {
       await bob.click('#send');
       await messageItem(alice, 'back again').waitFor();
       for (const page of [alice, bob]) assert.deepEqual(page.errors, [], 'no errors in the page');
+    });
+  });
+
+  it('a page from another origin cannot open the chat WebSocket (cross-site WebSocket hijacking)', async () => {
+    await step('cross-origin', async () => {
+      const { alice } = pages;
+      const target = server.httpUrl('/').replace(/^http/, 'ws').replace(/\/$/, '') +
+        `/ws/chat/${room}?username=mallory`;
+      // A page on another origin (another port of 127.0.0.1) that tries to join alice's room.
+      const evil = createServer((req, res) => {
+        res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+        res.end(`<!doctype html><title>evil</title><script>
+          window.outcome = new Promise((resolve) => {
+            const ws = new WebSocket(${JSON.stringify(target)});
+            ws.onopen = () => resolve('open');
+            ws.onclose = (ev) => resolve('closed ' + ev.code);
+          });
+        </script>`);
+      });
+      await new Promise((resolve) => evil.listen(0, '127.0.0.1', resolve));
+      try {
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        pages.evil = page;
+        await page.goto(`http://127.0.0.1:${evil.address().port}/`);
+        // Refused with 403 before the upgrade: the browser reports an abnormal closure.
+        assert.equal(await page.evaluate(() => window.outcome), 'closed 1006');
+        await context.close();
+        delete pages.evil;
+      } finally {
+        evil.close();
+      }
+      // mallory never joined: alice's presence list is unchanged, and the same-origin page still works.
+      assert.equal(await alice.locator('#users li[data-username="mallory"]').count(), 0);
+      await alice.fill('#message', 'still here');
+      await alice.click('#send');
+      await messageItem(pages.bob, 'still here').waitFor();
     });
   });
 });
