@@ -155,6 +155,15 @@ struct Member {
   std::string group;
 };
 
+/// The answer to a message over max_content_bytes (sent to its author only).
+json::object too_long() {
+  json::object error;
+  error["type"] = "error";
+  error["error"] = "message too long";
+  error["limit"] = max_content_bytes;
+  return error;
+}
+
 /// One text message from a member.
 nx::Task<> on_text(const Member& me, const nx::Channel& channel, std::string_view text) {
   boost::system::error_code ec;
@@ -162,11 +171,7 @@ nx::Task<> on_text(const Member& me, const nx::Channel& channel, std::string_vie
   if (ec || !data.is_object()) {
     // Not a JSON object: the text itself is the message.
     if (text.size() > max_content_bytes) {
-      json::object error;
-      error["type"] = "error";
-      error["error"] = "message too long";
-      error["limit"] = max_content_bytes;
-      co_await channel.send(std::move(error));
+      co_await channel.send(too_long());
       co_return;
     }
     json::object message = chat_message(json::string(text), me.username, me.user_id, me.room_id);
@@ -178,11 +183,7 @@ nx::Task<> on_text(const Member& me, const nx::Channel& channel, std::string_vie
   if (type == nullptr || (type->is_string() && type->get_string() == "message")) {
     const json::value* content = obj.if_contains("content");
     if (content != nullptr && json::serialize(*content).size() > max_content_bytes) {
-      json::object error;
-      error["type"] = "error";
-      error["error"] = "message too long";
-      error["limit"] = max_content_bytes;
-      co_await channel.send(std::move(error));
+      co_await channel.send(too_long());
       co_return;
     }
     json::object message = chat_message(content ? *content : json::value(""), me.username, me.user_id, me.room_id);

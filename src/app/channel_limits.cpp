@@ -10,12 +10,10 @@ namespace nexios {
 namespace {
 
 using detail::Setting;
+using namespace detail::setting_units;
 using K = SettingKind;
 using C = ChannelLimits;
 
-constexpr std::uint64_t KiB = 1024;
-constexpr std::uint64_t MiB = 1024 * KiB;
-constexpr std::uint64_t GiB = 1024 * MiB;
 
 const std::array<Setting<C>, 8> table{{
     {"history_max_bytes", K::size, 1, 4 * GiB, "saved payload per group (also CHANNEL_BOX_HISTORY_SIZE)",

@@ -10,15 +10,10 @@ namespace nexios {
 namespace {
 
 using detail::Setting;
+using namespace detail::setting_units;
 using K = SettingKind;
 using L = Limits;
 
-constexpr std::uint64_t KiB = 1024;
-constexpr std::uint64_t MiB = 1024 * KiB;
-constexpr std::uint64_t GiB = 1024 * MiB;
-constexpr std::uint64_t second = 1000;
-constexpr std::uint64_t minute = 60 * second;
-constexpr std::uint64_t hour = 60 * minute;
 
 constexpr std::array<std::string_view, 2> slow_consumer_choices{"close", "drop_newest"};
 constexpr std::array<std::string_view, 3> rate_limit_choices{"throttle", "drop", "close"};

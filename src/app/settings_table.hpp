@@ -17,6 +17,16 @@
 
 namespace nexios::detail {
 
+/// Units for the ranges of the tables (sizes in bytes, durations in milliseconds).
+namespace setting_units {
+inline constexpr std::uint64_t KiB = 1024;
+inline constexpr std::uint64_t MiB = 1024 * KiB;
+inline constexpr std::uint64_t GiB = 1024 * MiB;
+inline constexpr std::uint64_t second = 1000;
+inline constexpr std::uint64_t minute = 60 * second;
+inline constexpr std::uint64_t hour = 60 * minute;
+}  // namespace setting_units
+
 /// One named field of the settings struct S. Numbers are carried as uint64 (durations in ms,
 /// choices as the index into `choices`).
 template <class S>

@@ -2,6 +2,7 @@
 // rejections, exceptions), the origin check against cross-site WebSocket hijacking, CORS, OPTIONS
 // and the Date header — over real sockets.
 
+#include "support/scoped_env.hpp"
 #include "support/test_client.hpp"
 #include "support/test_server.hpp"
 
@@ -313,16 +314,16 @@ TEST(Origin, AnyOriginAndTheEnvironment) {
     Served s(app);
     EXPECT_EQ(upgrade_status(s.port(), "/ws", "x", "Origin: http://evil.example\r\n"), 101);
   }
-  ::setenv("NEXIOS_ALLOWED_ORIGINS", "https://one.example, https://two.example", 1);
   {
+    nx::test::ScopedEnv env("NEXIOS_ALLOWED_ORIGINS", "https://one.example, https://two.example");
     nx::App app;
     app.ws_route("/ws", whoami);
     Served s(app);
     EXPECT_EQ(upgrade_status(s.port(), "/ws", "x", "Origin: https://two.example\r\n"), 101);
     EXPECT_EQ(upgrade_status(s.port(), "/ws", "x", "Origin: https://three.example\r\n"), 403);
   }
-  ::setenv("NEXIOS_ALLOWED_ORIGINS", "https://*", 1);
   {
+    nx::test::ScopedEnv env("NEXIOS_ALLOWED_ORIGINS", "https://*");
     nx::App app;
     try {
       app.start({.host = "127.0.0.1", .port = 0, .threads = 1});
@@ -331,7 +332,6 @@ TEST(Origin, AnyOriginAndTheEnvironment) {
       EXPECT_NE(std::string(e.what()).find("NEXIOS_ALLOWED_ORIGINS"), std::string::npos) << e.what();
     }
   }
-  ::unsetenv("NEXIOS_ALLOWED_ORIGINS");
 }
 
 TEST(Http, OptionsListsTheMethodsAndEveryResponseHasADate) {

@@ -1,5 +1,6 @@
 // Startup and shutdown hooks, shared state, graceful shutdown, several threads.
 
+#include "support/scoped_env.hpp"
 #include "support/test_client.hpp"
 #include "support/test_server.hpp"
 
@@ -188,13 +189,7 @@ TEST(Lifecycle, DrainTimeoutDropsConnectionsThatDoNotFinish) {
 }
 
 namespace {
-struct ScopedEnv {
-  ScopedEnv(const char* name, const char* value) : name_(name) { ::setenv(name, value, 1); }
-  ~ScopedEnv() { ::unsetenv(name_); }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-  const char* name_;
-};
+using nx::test::ScopedEnv;
 
 std::string start_error(nx::App& app) {
   try {

@@ -1,6 +1,8 @@
 // Settings by name (Limits, ChannelLimits): units, ranges, error messages, the environment, the
 // command line, and that docs/limits.md documents every setting.
 
+#include "support/scoped_env.hpp"
+
 #include <nexios/command_line.hpp>
 #include <nexios/nexios.hpp>
 
@@ -13,6 +15,7 @@
 #include <vector>
 
 namespace nx = nexios;
+using nx::test::ScopedEnv;
 using namespace std::chrono_literals;
 
 namespace {
@@ -31,15 +34,6 @@ std::string error_of(F&& f) {
 bool contains(const std::string& haystack, std::string_view needle) {
   return haystack.find(needle) != std::string::npos;
 }
-
-// Sets an environment variable for the lifetime of the object.
-struct ScopedEnv {
-  ScopedEnv(const char* name, const char* value) : name_(name) { ::setenv(name, value, 1); }
-  ~ScopedEnv() { ::unsetenv(name_); }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-  const char* name_;
-};
 
 nx::CommandLine parse(std::vector<const char*> args) {
   args.insert(args.begin(), "prog");
