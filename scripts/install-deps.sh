@@ -9,6 +9,8 @@ APT_PACKAGES=(
   g++ cmake ninja-build make pkg-config
   # libraries (Boost 1.81 for Asio C++20 coroutines and Boost.JSON)
   libboost1.81-dev libboost-json1.81-dev libssl-dev zlib1g-dev libhiredis-dev
+  # logging: spdlog (the default log sink) and fmt (line formatting)
+  libspdlog-dev libfmt-dev
   # tests
   libgtest-dev googletest python3 python3-websockets
   # browser tests of the chat example (tests/js/browser): Debian's chromium, /usr/bin/chromium
