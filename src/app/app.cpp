@@ -5,6 +5,7 @@
 #include "app/channels_internal.hpp"
 #include "app/websocket_impl.hpp"
 #include "transport/server.hpp"
+#include "transport/stats.hpp"
 
 #include <nexios/detail/ascii.hpp>
 #include <nexios/log.hpp>
@@ -14,6 +15,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/core/demangle.hpp>
+
+#include <cxxabi.h>
 
 #include <atomic>
 #include <csignal>
@@ -43,6 +47,20 @@ std::string describe(std::exception_ptr e) {
     return ex.what();
   } catch (...) {
     return "unknown exception";
+  }
+}
+
+// The exception's dynamic type, demangled ("std::runtime_error", "my::DbError").
+std::string exception_type(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    return boost::core::demangle(typeid(ex).name());
+  } catch (...) {
+    if (const std::type_info* t = abi::__cxa_current_exception_type()) {
+      return boost::core::demangle(t->name());
+    }
+    return "unknown";
   }
 }
 
@@ -92,9 +110,12 @@ struct App::Impl final : transport::Dispatcher {
     const http::Request& req = conn.request();
     routing::PathParams params;
 
-    if (req.method() == "GET" && ws::is_websocket_upgrade(req.headers())) {
+    const bool upgrade = req.method() == "GET" && ws::is_websocket_upgrade(req.headers());
+    if (upgrade) {
       if (const WsRoute* route = match_ws(req.path(), params)) {
+        conn.set_route(route->pattern.pattern());
         if (auto ec = ws::validate_upgrade(req.method(), req.version_minor(), req.headers(), req.has_body())) {
+          conn.note_handshake_rejected(transport::stats::Reject::bad_request);
           handshake_error(static_cast<ws::handshake_errc>(ec.value()), res);
           conn.close_after_response();
           co_return false;
@@ -105,7 +126,8 @@ struct App::Impl final : transport::Dispatcher {
                               run_websocket(conn.shared_from_this(), route, std::move(params)),
                               [](std::exception_ptr e) {
                                 if (e) {
-                                  log(LogLevel::error, "websocket session: " + describe(e));
+                                  log(LogLevel::error, "websocket", "websocket session failed",
+                                      {{"exception_type", exception_type(e)}, {"exception", describe(e)}});
                                 }
                               });
         co_return true;
@@ -132,6 +154,9 @@ struct App::Impl final : transport::Dispatcher {
       }
     }
     if (found == nullptr) {
+      if (upgrade) {
+        conn.note_handshake_rejected(transport::stats::Reject::not_found);
+      }
       routing::PathParams p;
       const bool ws_path = match_ws(req.path(), p) != nullptr;
       if (ws_path && req.method() == "GET" && allow.empty()) {
@@ -152,6 +177,7 @@ struct App::Impl final : transport::Dispatcher {
       co_return false;
     }
 
+    conn.set_route(found->pattern.pattern());
     const auto& ep = conn.remote_endpoint();
     Request request(req, std::move(params), Address{ep.address().to_string(), ep.port()}, app.state);
     std::exception_ptr error;
@@ -167,8 +193,13 @@ struct App::Impl final : transport::Dispatcher {
       } catch (const BadRequest& e) {
         res.status(400).text(e.what());
       } catch (...) {
-        log(LogLevel::error, "unhandled exception in HTTP handler for " + std::string(req.method()) + " " +
-                                 std::string(req.path()) + ": " + describe(error));
+        conn.log_event(LogLevel::error, "http", "unhandled exception in HTTP handler",
+                       {{"exception_type", exception_type(error)},
+                        {"exception", describe(error)},
+                        {"method", req.method()},
+                        {"path", req.path()},
+                        {"route", found->pattern.pattern()},
+                        {"status", 500}});
         res.status(500).text("Internal Server Error");
       }
     }
@@ -242,20 +273,36 @@ struct App::Impl final : transport::Dispatcher {
           break;
         case Kind::disconnect:
           // The peer is gone; nothing more to send.
-          log(LogLevel::debug, "websocket handler ended by a disconnect (" + std::to_string(code) + ")");
+          conn.log_event(LogLevel::debug, "websocket", "handler ended by a disconnect", {{"close_code", code}});
           if (s.app_state == WebSocketState::CONNECTED) {
             s.app_state = WebSocketState::DISCONNECTED;
           }
           error = nullptr;
           break;
-        case Kind::internal:
-          log(LogLevel::error, "unhandled exception in WebSocket handler for " +
-                                   std::string(conn.request().path()) + ": " + describe(error));
+        case Kind::internal: {
+          // Closed with 1011 when accepted, answered 500 before accept (below), nothing after a close.
+          const std::string type = exception_type(error);
+          const std::string what = describe(error);
+          const std::string_view path = conn.request().path();
+          if (s.app_state == WebSocketState::CONNECTED) {
+            conn.log_event(LogLevel::error, "websocket", "unhandled exception in WebSocket handler: closing with 1011",
+                           {{"exception_type", type}, {"exception", what}, {"route", route.pattern.pattern()},
+                            {"path", path}, {"close_code", ws::close_code::internal_error}});
+          } else if (s.app_state == WebSocketState::CONNECTING) {
+            conn.log_event(LogLevel::error, "websocket", "unhandled exception in WebSocket handler: answering 500",
+                           {{"exception_type", type}, {"exception", what}, {"route", route.pattern.pattern()},
+                            {"path", path}, {"status", 500}});
+          } else {
+            conn.log_event(LogLevel::error, "websocket", "unhandled exception in WebSocket handler after its close",
+                           {{"exception_type", type}, {"exception", what}, {"route", route.pattern.pattern()},
+                            {"path", path}});
+          }
           if (s.app_state == WebSocketState::CONNECTED) {
             s.app_state = WebSocketState::DISCONNECTED;
             conn.ws_close(ws::close_code::internal_error, "Internal Server Error");
           }
           break;
+        }
       }
     }
     if (s.app_state == WebSocketState::CONNECTING) {
@@ -347,6 +394,9 @@ std::uint16_t App::start(RunOptions options) {
     throw std::logic_error("nexios: the app was already started");
   }
   try {
+    if (auto error = detail::check_log_environment()) {
+      throw std::invalid_argument("nexios: " + *error);
+    }
     impl_->freeze();
     impl_->server = std::make_unique<transport::Server>(*impl_, limits);
     transport::ServerOptions so;
@@ -376,6 +426,7 @@ void App::stop() {
 void App::wait() {
   if (impl_->server) {
     impl_->server->wait();
+    flush_log();
   }
 }
 
@@ -403,6 +454,7 @@ void App::run(RunOptions options) {
   });
   signal_io.run();
   waiter.join();
+  flush_log();
 }
 
 std::uint16_t App::port() const noexcept { return impl_->server ? impl_->server->port() : 0; }

@@ -89,10 +89,12 @@ def main() -> None:
 class EchoServer:
     """One echo server process on 127.0.0.1 with an ephemeral port."""
 
-    def __init__(self, binary: Optional[str] = None, threads: int = 2, extra_args: Iterable[str] = ()):
+    def __init__(self, binary: Optional[str] = None, threads: int = 2, extra_args: Iterable[str] = (),
+                 env: Optional[dict] = None):
         self.binary = binary or find_binary()
         self.threads = threads
         self.extra_args = list(extra_args)
+        self.env = None if env is None else {**os.environ, **env}  # added to the environment
         self.proc: Optional[subprocess.Popen] = None
         self.port: Optional[int] = None
         self.listening_line = b""
@@ -102,7 +104,8 @@ class EchoServer:
 
     def start(self, timeout: float = START_TIMEOUT) -> "EchoServer":
         cmd = [self.binary, "--host", HOST, "--port", "0", "--threads", str(self.threads), *self.extra_args]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr,
+                                     env=self.env)
         line = self._read_stdout_line(timeout)
         m = _LISTEN_RE.search(line)
         if not m:
@@ -197,6 +200,13 @@ class EchoServer:
             return data[-4000:]
         except (OSError, ValueError):
             return b""
+
+    def full_stderr(self) -> bytes:
+        """Everything the process wrote to stderr so far."""
+        self._stderr.seek(0)
+        data = self._stderr.read()
+        self._stderr.seek(0, os.SEEK_END)
+        return data
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
