@@ -13,6 +13,8 @@ APT_PACKAGES=(
   libspdlog-dev libfmt-dev
   # tests
   libgtest-dev googletest python3 python3-websockets
+  # tests of /metrics: a real Prometheus text-format parser
+  python3-prometheus-client
   # browser tests of the chat example (tests/js/browser): Debian's chromium, /usr/bin/chromium
   chromium
   # fuzzing (fuzz/run.sh): clang with the libFuzzer and sanitizer runtimes

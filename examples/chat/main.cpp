@@ -271,6 +271,7 @@ int main(int argc, char** argv) {
   const examples::Options options = examples::parse_options(argc, argv, defaults);
 
   nx::App app;
+  app.enable_metrics("/metrics");
   app.limits = options.limits;
 
   app.ws_route("/ws/chat/{room_id}", chat_room);

@@ -168,6 +168,7 @@ int main(int argc, char** argv) {
   const examples::Options options = examples::parse_options(argc, argv);
 
   nx::App app;
+  app.enable_metrics("/metrics");
   app.limits = options.limits;
   app.ws_route<ChatRoom>("/room/{room_id}");
 

@@ -79,6 +79,12 @@ class App {
   /// `delete` is a C++ keyword, hence the underscore.
   App& delete_(std::string path, HttpHandler h) { return route("DELETE", std::move(path), std::move(h)); }
 
+  // ---- observability --------------------------------------------------------------------------
+  /// Serves the server's metrics at `path` (an HTTP GET route) in the Prometheus text format
+  /// 0.0.4: connections, handshakes, HTTP requests, WebSocket messages and bytes, close codes,
+  /// groups, fan-out latency, event-loop lag, ... (the list: docs/operations.md).
+  App& enable_metrics(std::string path = "/metrics");
+
   // ---- lifecycle ------------------------------------------------------------------------------
   /// Runs before the first connection is accepted, in registration order, on the first event loop
   /// (so a hook may spawn background tasks there). If one throws, `run`/`start` throws

@@ -263,6 +263,16 @@ struct HistoryLimits {
   static HistoryLimits from_environment();
 };
 
+/// A registry's sizes at one moment (what /metrics reports for the process-wide registry).
+struct ChannelRegistryStats {
+  std::size_t groups = 0;
+  /// Summed over groups: a channel in two groups counts twice.
+  std::size_t members = 0;
+  std::size_t history_entries = 0;
+  /// Payload bytes counted against the history caps.
+  std::size_t history_bytes = 0;
+};
+
 /// A registry of groups. `ChannelBox` is the process-wide one; make your own for isolated tests.
 ///
 /// Thread safety: every member function may be called from any thread. Group membership and
@@ -317,6 +327,9 @@ class ChannelRegistry {
 
   void set_history_limits(HistoryLimits limits);
   [[nodiscard]] HistoryLimits history_limits() const;
+
+  /// Group, member and history counts, taken under the registry's lock without copying anything.
+  [[nodiscard]] ChannelRegistryStats stats() const;
 
   struct Impl;
 

@@ -3,6 +3,7 @@
 #include <nexios/channels.hpp>
 
 #include "app/channels_internal.hpp"
+#include "app/metrics.hpp"
 #include "app/websocket_impl.hpp"
 #include "transport/server.hpp"
 #include "transport/stats.hpp"
@@ -455,6 +456,14 @@ void App::run(RunOptions options) {
   signal_io.run();
   waiter.join();
   flush_log();
+}
+
+App& App::enable_metrics(std::string path) {
+  Impl* impl = impl_.get();
+  return get(std::move(path), [impl](Request&, Response& res) -> Task<> {
+    res.bytes(detail::render_prometheus(impl->server.get()), detail::prometheus_content_type);
+    co_return;
+  });
 }
 
 std::uint16_t App::port() const noexcept { return impl_->server ? impl_->server->port() : 0; }

@@ -795,10 +795,14 @@ SendStatus Connection::ws_send_shared(std::shared_ptr<const SharedFrame> frame) 
     if (limits().slow_consumer_policy == Limits::SlowConsumerPolicy::close) {
       // The client is being dropped: what it has not started to receive is not sent.
       worker_.stats.slow_consumer_closes.add();
+      log_event(LogLevel::info, "websocket", "slow consumer: closing with 1008",
+                {{"queued_bytes", queued_bytes_}, {"max_send_queue", limits().max_send_queue}});
       drop_pending();
       fail(ws::close_code::policy_violation, "slow consumer");
     } else {
       worker_.stats.slow_consumer_drops.add();
+      log_event(LogLevel::debug, "websocket", "slow consumer: group message dropped",
+                {{"queued_bytes", queued_bytes_}, {"frame_bytes", size}});
     }
     return SendStatus::dropped;
   }
