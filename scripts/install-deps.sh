@@ -25,6 +25,8 @@ DEMO_PACKAGES=(
   g++ cmake ninja-build make
   # the library's dependencies: Boost 1.81 for Asio C++20 coroutines and Boost.JSON
   libboost1.81-dev libboost-json1.81-dev
+  # logging: spdlog (the default log sink) and fmt (line formatting)
+  libspdlog-dev libfmt-dev
 )
 
 # test: on top of the demo's.
@@ -33,14 +35,14 @@ TEST_PACKAGES=(
   libgtest-dev googletest
   # Python tests (tests/scripts, conformance, abuse, package): Debian's python3 with websockets
   python3 python3-websockets
+  # tests of /metrics: a real Prometheus text-format parser
+  python3-prometheus-client
   # tests/package: the pkg-config consumer
   pkg-config
   # browser tests of the chat example (tests/js/browser): Debian's chromium, /usr/bin/chromium
   chromium
   # fuzzing (fuzz/run.sh): clang with the libFuzzer and sanitizer runtimes
   clang libclang-rt-14-dev
-  # not used by the build or the tests yet (they were in the list before the profiles)
-  libssl-dev zlib1g-dev libhiredis-dev
 )
 
 APT_PACKAGES=("${DEMO_PACKAGES[@]}")

@@ -296,6 +296,7 @@ nx::Task<> list_rooms(nx::Request&, nx::Response& res) {
 
 int main(int argc, char** argv) {
   nx::App app;
+  app.enable_metrics("/metrics");
   // Chat messages are small: refuse anything over 64 KiB (closes with 1009) unless told otherwise.
   app.limits.max_message_size = 64 * 1024;
   // People type: 20 messages a second is plenty; a flooding client is slowed down (throttled), not

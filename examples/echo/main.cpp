@@ -131,6 +131,7 @@ document.getElementById('f').onsubmit = (e) => {
 
 int main(int argc, char** argv) {
   nx::App app;
+  app.enable_metrics("/metrics");
   const nx::RunOptions options = examples::configure(app, argc, argv);
   app.ws_route("/ws", echo);
 

@@ -129,6 +129,7 @@ $('f').onsubmit = async (e) => {
 
 int main(int argc, char** argv) {
   nx::App app;
+  app.enable_metrics("/metrics");
   const nx::RunOptions options = examples::configure(app, argc, argv);
   app.ws_route("/ws/notifications", subscribe);
   app.post("/api/notify", notify);

@@ -169,6 +169,7 @@ $('say').onsubmit = (e) => {
 
 int main(int argc, char** argv) {
   nx::App app;
+  app.enable_metrics("/metrics");
   const nx::RunOptions options = examples::configure(app, argc, argv);
   app.ws_route<ChatRoom>("/room/{room_id}", {examples::bounded_params({{"room_id", 64}, {"username", 32}})});
 

@@ -108,6 +108,12 @@ class App {
   /// origin pattern, or credentials allowed together with any origin or any header.
   App& cors(CorsOptions options);
 
+  // ---- observability --------------------------------------------------------------------------
+  /// Serves the server's metrics at `path` (an HTTP GET route) in the Prometheus text format
+  /// 0.0.4: connections, handshakes, HTTP requests, WebSocket messages and bytes, close codes,
+  /// groups, fan-out latency, event-loop lag, ... (the list: docs/operations.md).
+  App& enable_metrics(std::string path = "/metrics");
+
   // ---- lifecycle ------------------------------------------------------------------------------
   /// Runs before the first connection is accepted, in registration order, on the first event loop
   /// (so a hook may spawn background tasks there). If one throws, `run`/`start` throws

@@ -299,6 +299,16 @@ struct ChannelLimits {
   [[nodiscard]] static std::vector<SettingInfo> settings();
 };
 
+/// A registry's sizes at one moment (what /metrics reports for the process-wide registry).
+struct ChannelRegistryStats {
+  std::size_t groups = 0;
+  /// Summed over groups: a channel in two groups counts twice.
+  std::size_t members = 0;
+  std::size_t history_entries = 0;
+  /// Payload bytes counted against the history caps.
+  std::size_t history_bytes = 0;
+};
+
 /// A registry of groups. `ChannelBox` is the process-wide one; make your own for isolated tests.
 ///
 /// Thread safety: every member function may be called from any thread. Group membership and
@@ -356,6 +366,9 @@ class ChannelRegistry {
   /// lose their oldest messages at once; existing groups and members stay.
   void set_limits(ChannelLimits limits);
   [[nodiscard]] ChannelLimits limits() const;
+
+  /// Group, member and history counts, taken under the registry's lock without copying anything.
+  [[nodiscard]] ChannelRegistryStats stats() const;
 
   struct Impl;
 

@@ -5,8 +5,10 @@
 
 #include "app/channels_internal.hpp"
 #include "app/cors_policy.hpp"
+#include "app/metrics.hpp"
 #include "app/websocket_impl.hpp"
 #include "transport/server.hpp"
+#include "transport/stats.hpp"
 
 #include <nexios/detail/ascii.hpp>
 #include <nexios/http/origin.hpp>
@@ -17,6 +19,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/core/demangle.hpp>
+
+#include <cxxabi.h>
 
 #include <atomic>
 #include <csignal>
@@ -50,6 +55,20 @@ std::string describe(std::exception_ptr e) {
     return ex.what();
   } catch (...) {
     return "unknown exception";
+  }
+}
+
+// The exception's dynamic type, demangled ("std::runtime_error", "my::DbError").
+std::string exception_type(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    return boost::core::demangle(typeid(ex).name());
+  } catch (...) {
+    if (const std::type_info* t = abi::__cxa_current_exception_type()) {
+      return boost::core::demangle(t->name());
+    }
+    return "unknown";
   }
 }
 
@@ -157,14 +176,16 @@ struct App::Impl final : transport::Dispatcher {
   Task<bool> handle_upgrade(transport::Connection& conn, const WsRoute& route, routing::PathParams params,
                             http::Response& res) {
     const http::Request& req = conn.request();
+    conn.set_route(route.path);
     if (auto ec = ws::validate_upgrade(req.method(), req.version_minor(), req.headers(), req.has_body())) {
+      conn.note_handshake_rejected(transport::stats::Reject::bad_request);
       handshake_error(static_cast<ws::handshake_errc>(ec.value()), res);
       conn.close_after_response();
       co_return false;
     }
     if (!origin_allowed(req)) {
-      log(LogLevel::info, "refused a WebSocket handshake to " + std::string(req.path()) + " from origin " +
-                              std::string(req.headers().get_or("origin", "")) + " (not allowed)");
+      // The access record of the refusal names the reason and the Origin; no log line of its own.
+      conn.note_handshake_rejected(transport::stats::Reject::origin);
       res.status(403).text("Forbidden: this origin may not open WebSockets here");
       conn.close_after_response();
       co_return false;
@@ -175,6 +196,7 @@ struct App::Impl final : transport::Dispatcher {
     GuardContext ctx(req, params, client, route.path, true, app.state, attachments);
     GuardResult verdict = co_await run_guards(route.guards, ctx);
     if (!verdict.allowed()) {
+      conn.note_handshake_rejected(transport::stats::Reject::guard);
       rejection(std::move(verdict), res);
       conn.close_after_response();
       co_return false;
@@ -185,7 +207,8 @@ struct App::Impl final : transport::Dispatcher {
                           run_websocket(conn.shared_from_this(), &route, std::move(params), std::move(attachments)),
                           [](std::exception_ptr e) {
                             if (e) {
-                              log(LogLevel::error, "websocket session: " + describe(e));
+                              log(LogLevel::error, "websocket", "websocket session failed",
+                                  {{"exception_type", exception_type(e)}, {"exception", describe(e)}});
                             }
                           });
     co_return true;
@@ -219,6 +242,7 @@ struct App::Impl final : transport::Dispatcher {
       unmatched(conn, req, allow, res);
       co_return false;
     }
+    conn.set_route(found->path);
 
     Attachments attachments;
     {
@@ -248,8 +272,13 @@ struct App::Impl final : transport::Dispatcher {
       } catch (const BadRequest& e) {
         res.status(400).text(e.what());
       } catch (...) {
-        log(LogLevel::error, "unhandled exception in HTTP handler for " + std::string(req.method()) + " " +
-                                 std::string(req.path()) + ": " + describe(error));
+        conn.log_event(LogLevel::error, "http", "unhandled exception in HTTP handler",
+                       {{"exception_type", exception_type(error)},
+                        {"exception", describe(error)},
+                        {"method", req.method()},
+                        {"path", req.path()},
+                        {"route", found->pattern.pattern()},
+                        {"status", 500}});
         res.status(500).text("Internal Server Error");
       }
     }
@@ -260,6 +289,9 @@ struct App::Impl final : transport::Dispatcher {
   /// A request no HTTP route takes: OPTIONS (CORS preflight, or the methods of the path), a plain
   /// GET to a WebSocket endpoint (426), a wrong method (405), nothing (404).
   void unmatched(transport::Connection& conn, const http::Request& req, std::string allow, http::Response& res) {
+    if (req.method() == "GET" && ws::is_websocket_upgrade(req.headers())) {
+      conn.note_handshake_rejected(transport::stats::Reject::not_found);
+    }
     routing::PathParams p;
     const bool ws_path = match_ws(req.path(), p) != nullptr;
     if (ws_path) {
@@ -288,7 +320,6 @@ struct App::Impl final : transport::Dispatcher {
       res.header("Allow", allow);
     }
     decorate_cors(req, res);
-    (void)conn;
   }
 
   void decorate_cors(const http::Request& req, http::Response& res) const {
@@ -332,7 +363,9 @@ struct App::Impl final : transport::Dispatcher {
           co_return reject(400, e.what());
         } catch (...) {
         }
-        log(LogLevel::error, "guard of " + std::string(ctx.route()) + " threw: " + describe(error));
+        log(LogLevel::error, "app", "a guard threw: rejecting with 500",
+            {{"route", ctx.route()}, {"path", ctx.path()}, {"exception_type", exception_type(error)},
+             {"exception", describe(error)}});
         co_return reject(500, "Internal Server Error");
       }
       if (!verdict.allowed()) {
@@ -416,20 +449,36 @@ struct App::Impl final : transport::Dispatcher {
           break;
         case Kind::disconnect:
           // The peer is gone; nothing more to send.
-          log(LogLevel::debug, "websocket handler ended by a disconnect (" + std::to_string(code) + ")");
+          conn.log_event(LogLevel::debug, "websocket", "handler ended by a disconnect", {{"close_code", code}});
           if (s.app_state == WebSocketState::CONNECTED) {
             s.app_state = WebSocketState::DISCONNECTED;
           }
           error = nullptr;
           break;
-        case Kind::internal:
-          log(LogLevel::error, "unhandled exception in WebSocket handler for " +
-                                   std::string(conn.request().path()) + ": " + describe(error));
+        case Kind::internal: {
+          // Closed with 1011 when accepted, answered 500 before accept (below), nothing after a close.
+          const std::string type = exception_type(error);
+          const std::string what = describe(error);
+          const std::string_view path = conn.request().path();
+          if (s.app_state == WebSocketState::CONNECTED) {
+            conn.log_event(LogLevel::error, "websocket", "unhandled exception in WebSocket handler: closing with 1011",
+                           {{"exception_type", type}, {"exception", what}, {"route", route.pattern.pattern()},
+                            {"path", path}, {"close_code", ws::close_code::internal_error}});
+          } else if (s.app_state == WebSocketState::CONNECTING) {
+            conn.log_event(LogLevel::error, "websocket", "unhandled exception in WebSocket handler: answering 500",
+                           {{"exception_type", type}, {"exception", what}, {"route", route.pattern.pattern()},
+                            {"path", path}, {"status", 500}});
+          } else {
+            conn.log_event(LogLevel::error, "websocket", "unhandled exception in WebSocket handler after its close",
+                           {{"exception_type", type}, {"exception", what}, {"route", route.pattern.pattern()},
+                            {"path", path}});
+          }
           if (s.app_state == WebSocketState::CONNECTED) {
             s.app_state = WebSocketState::DISCONNECTED;
             conn.ws_close(ws::close_code::internal_error, "Internal Server Error");
           }
           break;
+        }
       }
     }
     if (s.app_state == WebSocketState::CONNECTING) {
@@ -564,6 +613,9 @@ std::uint16_t App::start(RunOptions options) {
   }
   try {
     impl_->apply_settings();
+    if (auto error = detail::check_log_environment()) {
+      throw std::invalid_argument("nexios: " + *error);
+    }
     impl_->freeze();
     impl_->server = std::make_unique<transport::Server>(*impl_, limits);
     transport::ServerOptions so;
@@ -601,6 +653,7 @@ void App::stop() noexcept {
 void App::wait() {
   if (impl_->server) {
     impl_->server->wait();
+    flush_log();
   }
 }
 
@@ -628,6 +681,15 @@ void App::run(RunOptions options) {
   });
   signal_io.run();
   waiter.join();
+  flush_log();
+}
+
+App& App::enable_metrics(std::string path) {
+  Impl* impl = impl_.get();
+  return get(std::move(path), [impl](Request&, Response& res) -> Task<> {
+    res.bytes(detail::render_prometheus(impl->server.get()), detail::prometheus_content_type);
+    co_return;
+  });
 }
 
 std::uint16_t App::port() const noexcept { return impl_->server ? impl_->server->port() : 0; }

@@ -16,6 +16,7 @@
 #include "app/websocket_impl.hpp"
 #include "transport/connection.hpp"
 #include "transport/server.hpp"
+#include "transport/stats.hpp"
 
 #include <nexios/detail/utf8.hpp>
 #include <nexios/log.hpp>
@@ -636,6 +637,8 @@ void ChannelImpl::arm_expiry() {
 }
 
 void ChannelImpl::expire() {
+  conn->log_event(LogLevel::debug, "channels", "channel expired: closing with 1001",
+                  {{"channel", std::string_view(id)}, {"ttl_ms", ttl.count()}});
   detach_all();
   asio::post(executor, [self = shared_from_this()] {
     if (self->conn->is_websocket()) {
@@ -817,6 +820,7 @@ struct FanoutState {
   std::atomic<std::size_t> dropped{0};
   std::optional<Handler> handler;
   std::optional<asio::any_io_executor> work;
+  std::atomic<std::int64_t> done_ns{0};  // steady clock, when the last loop had queued its frames
 
   void wait_with(Handler h) {
     work.emplace(asio::prefer(asio::get_associated_executor(h), asio::execution::outstanding_work.tracked));
@@ -825,6 +829,7 @@ struct FanoutState {
 
   void finish_one() {
     if (remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      done_ns.store(steady_ns(steady::now()), std::memory_order_relaxed);
       Handler h = std::move(*handler);
       handler.reset();
       auto ex = asio::get_associated_executor(h);
@@ -925,6 +930,7 @@ ChannelRemoveStatusEnum ChannelRegistry::remove_channel_from_group(const Channel
 }
 
 Task<GroupSendResult> ChannelRegistry::group_send(std::string_view group_view, Payload payload, bool save_history) {
+  const auto started = steady::now();
   const std::string group(group_view);
   GroupSendResult result;
   if (payload.is_text() && !detail::is_valid_utf8(payload.text())) {
@@ -977,6 +983,9 @@ Task<GroupSendResult> ChannelRegistry::group_send(std::string_view group_view, P
         asio::use_awaitable);
     result.delivered += state->delivered.load();
     result.dropped += state->dropped.load();
+    transport::stats::observe_group_send(std::chrono::nanoseconds(state->done_ns.load() - steady_ns(started)));
+  } else {
+    transport::stats::observe_group_send(steady::now() - started);
   }
   co_return result;
 }
@@ -1124,6 +1133,20 @@ void ChannelRegistry::set_limits(ChannelLimits limits) {
 ChannelLimits ChannelRegistry::limits() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->limits;
+}
+
+ChannelRegistryStats ChannelRegistry::stats() const {
+  ChannelRegistryStats st;
+  std::lock_guard lock(impl_->mutex);
+  st.groups = impl_->groups.size();
+  for (const auto& [name, g] : impl_->groups) {
+    st.members += g.members.size();
+  }
+  for (const auto& [name, h] : impl_->history) {
+    st.history_entries += h.entries.size();
+  }
+  st.history_bytes = impl_->history_total;
+  return st;
 }
 
 }  // namespace nexios

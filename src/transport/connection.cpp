@@ -13,6 +13,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <fmt/format.h>
+
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cstring>
 #include <exception>
@@ -53,9 +57,70 @@ void log_exception(std::exception_ptr e, std::string_view where) noexcept {
   try {
     std::rethrow_exception(e);
   } catch (const std::exception& ex) {
-    log(LogLevel::error, std::string(where) + ": " + ex.what());
+    log(LogLevel::error, "server", where, {{"error", ex.what()}});
   } catch (...) {
-    log(LogLevel::error, std::string(where) + ": unknown exception");
+    log(LogLevel::error, "server", where, {{"error", "unknown exception"}});
+  }
+}
+
+// Every accepted TCP connection of the process gets the next id.
+std::atomic<std::uint64_t> next_connection_id{1};
+
+// "1.2.3.4:5678" or "[::1]:5678" into `buf`, without allocating.
+std::string_view format_endpoint(const tcp::endpoint& ep, std::span<char, 64> buf) noexcept {
+  char host[INET6_ADDRSTRLEN] = {};
+  const auto addr = ep.address();
+  bool ok = false;
+  if (addr.is_v4()) {
+    const auto bytes = addr.to_v4().to_bytes();
+    ok = ::inet_ntop(AF_INET, bytes.data(), host, sizeof(host)) != nullptr;
+  } else {
+    const auto bytes = addr.to_v6().to_bytes();
+    ok = ::inet_ntop(AF_INET6, bytes.data(), host, sizeof(host)) != nullptr;
+  }
+  if (!ok) {
+    return {};
+  }
+  const std::string_view h(host);
+  const auto r = addr.is_v4() ? fmt::format_to_n(buf.data(), buf.size(), "{}:{}", h, ep.port())
+                              : fmt::format_to_n(buf.data(), buf.size(), "[{}]:{}", h, ep.port());
+  return {buf.data(), std::min<std::size_t>(r.size, buf.size())};
+}
+
+double ms_since(steady::time_point t) noexcept {
+  return std::chrono::duration<double, std::milli>(steady::now() - t).count();
+}
+
+// The payload size of a server frame (unmasked): its bytes less the header.
+std::size_t payload_size(const SharedFrame& f) noexcept {
+  if (f.bytes.size() < 2) {
+    return 0;
+  }
+  const std::uint8_t len7 = f.bytes[1] & 0x7F;
+  const std::size_t header = len7 < 126 ? 2 : (len7 == 126 ? 4 : 10);
+  return f.bytes.size() >= header ? f.bytes.size() - header : 0;
+}
+
+// Appends the request headers an access record names, when the request has them.
+template <std::size_t N>
+std::size_t add_header_fields(std::array<LogField, N>& f, std::size_t n, const http::Request& req) noexcept {
+  if (auto ua = req.headers().get("user-agent"); ua && n < N) {
+    f[n++] = LogField("user_agent", *ua);
+  }
+  if (auto xff = req.headers().get("x-forwarded-for"); xff && n < N) {
+    f[n++] = LogField("forwarded_for", *xff);
+  }
+  return n;
+}
+
+std::string_view closer_name(std::uint8_t closer) noexcept {
+  switch (closer) {
+    case 1:
+      return "client";
+    case 2:
+      return "server";
+    default:
+      return "none";
   }
 }
 
@@ -77,6 +142,12 @@ Connection::Connection(Worker& worker, tcp::socket socket, tcp::endpoint remote)
   socket_.set_option(tcp::no_delay(true), ec);
   socket_.non_blocking(true, ec);
   worker_.add(this);
+  id_ = next_connection_id.fetch_add(1, std::memory_order_relaxed);
+  opened_at_ = steady::now();
+  worker_.stats.connections_accepted.add();
+  worker_.stats.http_open.add(1);
+  log_event(LogLevel::debug, "server", "connection opened",
+            {{"local_port", static_cast<unsigned>(local_.port())}, {"thread", worker_.index}});
 }
 
 Connection::~Connection() {
@@ -117,6 +188,7 @@ Task<> Connection::run(Dispatcher& dispatcher) {
       out_.clear();
       res.serialize(out_, keep, req.method() == "HEAD", worker_.date.now());
       co_await write_all(out_);
+      end_request(res.status(), out_.size());
       in_request_ = false;
       if (!keep || transport_failed_) {
         break;
@@ -139,7 +211,9 @@ Task<bool> Connection::write_error(int status) {
   res.text(std::string(http::reason_phrase(status)));
   out_.clear();
   res.serialize(out_, false, false, worker_.date.now());
-  return write_all(out_);
+  const bool ok = co_await write_all(out_);
+  end_request(status, out_.size());
+  co_return ok;
 }
 
 void Connection::feed_parser(const std::uint8_t* data, std::size_t size, std::error_code& ec) {
@@ -153,6 +227,13 @@ void Connection::feed_parser(const std::uint8_t* data, std::size_t size, std::er
 // which case any error response has been written.
 Task<bool> Connection::read_request() {
   bool continue_sent = false;
+  // The access record's duration starts with the first byte of the request.
+  auto note_start = [this] {
+    if (!request_started_ && (parser_.in_progress() || parser_.done())) {
+      request_started_ = true;
+      request_start_ = steady::now();
+    }
+  };
   for (;;) {
     std::error_code ec;
     if (!leftover_.empty()) {
@@ -160,9 +241,12 @@ Task<bool> Connection::read_request() {
       if (!ec) {
         leftover_.erase(leftover_.begin(), leftover_.begin() + static_cast<std::ptrdiff_t>(used));
       }
+      note_start();
     }
     if (ec) {
-      log(LogLevel::debug, "rejecting request: " + ec.message());
+      if (log_enabled(LogLevel::debug)) {
+        log_event(LogLevel::debug, "http", "rejecting request", {{"error", ec.message()}});
+      }
       co_await write_error(http::status_for(ec));
       co_return false;
     }
@@ -216,8 +300,11 @@ Task<bool> Connection::read_request() {
       co_return false;
     }
     feed_parser(buf.data(), n, ec);
+    note_start();
     if (ec) {
-      log(LogLevel::debug, "rejecting request: " + ec.message());
+      if (log_enabled(LogLevel::debug)) {
+        log_event(LogLevel::debug, "http", "rejecting request", {{"error", ec.message()}});
+      }
       co_await write_error(http::status_for(ec));
       co_return false;
     }
@@ -275,6 +362,10 @@ Task<bool> Connection::ws_accept(std::string_view subprotocol,
   }
   phase_ = Phase::websocket;
   open_.store(true, std::memory_order_release);
+  worker_.stats.handshakes_accepted.add();
+  worker_.stats.http_open.sub(1);
+  worker_.stats.ws_open.add(1);
+  ++requests_;
   out_ = std::string();
   parser_.compact();  // the handshake request stays for the WebSocket's life: keep only its bytes
   const auto now = steady::now();
@@ -301,6 +392,9 @@ Task<bool> Connection::ws_accept(std::string_view subprotocol,
 
 Task<> Connection::ws_reject(http::Response response) {
   auto self = shared_from_this();
+  reject_status_ = response.status();
+  ++requests_;
+  note_handshake_rejected(reject_status_ >= 500 ? stats::Reject::handler_error : stats::Reject::rejected_by_handler);
   out_.clear();
   response.serialize(out_, false, false, worker_.date.now());
   if (co_await write_all(out_)) {
@@ -472,6 +566,10 @@ void Connection::process_input() {
         }
         slot_full_ = true;
         slot_binary_ = ev.opcode == ws::Opcode::binary;
+        ++msgs_in_;
+        bytes_in_ += msg_end_ - msg_begin_;
+        worker_.stats.ws_messages_in.add();
+        worker_.stats.ws_bytes_in.add(msg_end_ - msg_begin_);
         last_in_ns_.store(steady::now().time_since_epoch().count(), std::memory_order_relaxed);
         delivered_ = false;
         msg_ready_.notify_all();
@@ -548,6 +646,7 @@ void Connection::on_control(ws::Opcode opcode, std::string_view payload) {
       }
       if (!close_sent_) {
         // Echo the peer's code (RFC 6455 §5.5.1); no code → an empty close frame.
+        note_close(code, reason, true);
         close_sent_ = true;
         discarding_ = true;
         sent_code_ = code;
@@ -579,6 +678,7 @@ void Connection::fail(std::uint16_t code, std::string_view reason) {
     end_reason_.assign(reason.substr(0, ws::max_close_reason));
   }
   if (!close_sent_) {
+    note_close(code, end_reason_, false);
     close_sent_ = true;
     discarding_ = true;
     sent_code_ = code;
@@ -663,6 +763,7 @@ void Connection::append_frame(ws::Opcode opcode, std::string_view payload) {
   }
   b.total += size;
   queued_bytes_ += size;
+  worker_.stats.ws_send_queue_bytes.add(static_cast<std::int64_t>(size));
 }
 
 SendStatus Connection::ws_send(ws::Opcode opcode, std::string_view payload) {
@@ -673,6 +774,10 @@ SendStatus Connection::ws_send(ws::Opcode opcode, std::string_view payload) {
     return SendStatus::peer_gone;
   }
   append_frame(opcode, payload);
+  ++msgs_out_;
+  bytes_out_ += payload.size();
+  worker_.stats.ws_messages_out.add();
+  worker_.stats.ws_bytes_out.add(payload.size());
   note_out();
   schedule_flush();
   return SendStatus::queued;
@@ -684,6 +789,7 @@ void Connection::note_out() noexcept {
 
 // Discards data queued but not yet being written (the connection is about to be closed).
 void Connection::drop_pending() noexcept {
+  worker_.stats.ws_send_queue_bytes.sub(static_cast<std::int64_t>(pending_.total));
   queued_bytes_ -= pending_.total;
   pending_.clear();
 }
@@ -702,12 +808,25 @@ SendStatus Connection::ws_send_shared(std::shared_ptr<const SharedFrame> frame) 
   if (queued_bytes_ + size > limits().max_send_queue) {
     if (limits().slow_consumer_policy == Limits::SlowConsumerPolicy::close) {
       // The client is being dropped: what it has not started to receive is not sent.
+      worker_.stats.slow_consumer_closes.add();
+      log_event(LogLevel::info, "websocket", "slow consumer: closing with 1008",
+                {{"queued_bytes", queued_bytes_}, {"max_send_queue", limits().max_send_queue}});
       drop_pending();
       fail(ws::close_code::policy_violation, "slow consumer");
+    } else {
+      worker_.stats.slow_consumer_drops.add();
+      log_event(LogLevel::debug, "websocket", "slow consumer: group message dropped",
+                {{"queued_bytes", queued_bytes_}, {"frame_bytes", size}});
     }
     return SendStatus::dropped;
   }
   note_out();
+  const std::size_t payload = payload_size(*frame);
+  ++msgs_out_;
+  bytes_out_ += payload;
+  worker_.stats.ws_messages_out.add();
+  worker_.stats.ws_bytes_out.add(payload);
+  worker_.stats.ws_send_queue_bytes.add(static_cast<std::int64_t>(size));
   pending_.segments.push_back(Segment{0, size, std::move(frame)});
   pending_.total += size;
   queued_bytes_ += size;
@@ -755,6 +874,7 @@ void Connection::start_write() {
 
 void Connection::on_written(const boost::system::error_code& ec) {
   writing_ = false;
+  worker_.stats.ws_send_queue_bytes.sub(static_cast<std::int64_t>(inflight_.total));
   queued_bytes_ -= inflight_.total;
   inflight_.clear();
   // A buffer that grew during a burst is given back once the burst is over (nothing more
@@ -811,6 +931,7 @@ bool Connection::ws_close(std::uint16_t code, std::string_view reason) {
     slot_full_ = false;
   }
   if (!peer_closed_ && !transport_failed_) {
+    note_close(code, reason, false);
     std::uint8_t body[ws::max_control_payload];
     const std::size_t len = ws::encode_close_payload(body, code, reason);
     append_frame(ws::Opcode::close, {reinterpret_cast<const char*>(body), len});
@@ -852,10 +973,26 @@ void Connection::finish() noexcept {
     return;
   }
   finished_ = true;
+  const bool was_websocket = phase_ == Phase::websocket;
   phase_ = Phase::closed;
   boost::system::error_code ec;
   timer_.cancel();
   socket_.close(ec);
+  drop_pending();  // never written now
+  if (was_websocket) {
+    worker_.stats.ws_open.sub(1);
+    worker_.stats.count_close(closer_ == Closer::none ? ws::close_code::abnormal : close_code_);
+    log_ws_access(true);
+  } else {
+    worker_.stats.http_open.sub(1);
+    if (reject_status_ != 0) {
+      log_ws_access(false);  // refused by ws_reject
+    }
+  }
+  log_event(LogLevel::debug, "server", "connection closed",
+            {{"kind", was_websocket ? "websocket" : "http"},
+             {"requests", requests_},
+             {"duration_ms", ms_since(opened_at_)}});
   // A message in the slot stays readable: the handler may still hold its view, or not have
   // received it yet (it was sent before the connection ended).
   if (!slot_full_) {
@@ -927,6 +1064,10 @@ void Connection::refill_buckets(steady::time_point now) noexcept {
   byte_tokens_ = std::min(rate_b, byte_tokens_ + rate_b * seconds);
 }
 
+void Connection::count_rate_limited(stats::RateKind kind, stats::RateAction action) noexcept {
+  worker_.stats.rate_limited[static_cast<std::size_t>(kind)][static_cast<std::size_t>(action)].add();
+}
+
 void Connection::throttle(steady::time_point now) {
   const auto& l = limits();
   double wait = 0;
@@ -949,11 +1090,13 @@ void Connection::charge_bytes(std::size_t n, steady::time_point now) {
   }
   switch (limits().rate_limit_policy) {
     case Limits::RateLimitPolicy::throttle:
+      count_rate_limited(stats::RateKind::bytes, stats::RateAction::throttle);
       throttle(now);
       break;
     case Limits::RateLimitPolicy::drop:
-      break;  // the messages that complete while the byte budget is overdrawn are dropped
+      break;  // the messages that complete while the byte budget is overdrawn are dropped (counted there)
     case Limits::RateLimitPolicy::close:
+      count_rate_limited(stats::RateKind::bytes, stats::RateAction::close);
       fail(ws::close_code::policy_violation, "rate limit exceeded");
       break;
   }
@@ -968,8 +1111,12 @@ bool Connection::admit_message(steady::time_point now) {
   if (!over_rate()) {
     return true;
   }
+  const auto kind = message_tokens_ < 0 ? stats::RateKind::messages : stats::RateKind::bytes;
   switch (l.rate_limit_policy) {
     case Limits::RateLimitPolicy::throttle:
+      if (kind == stats::RateKind::messages) {  // an overdrawn byte budget was counted by charge_bytes
+        count_rate_limited(kind, stats::RateAction::throttle);
+      }
       throttle(now);
       return true;  // already read: delivered; reading pauses
     case Limits::RateLimitPolicy::drop:
@@ -977,12 +1124,136 @@ bool Connection::admit_message(steady::time_point now) {
         message_tokens_ += 1;  // a dropped message is not charged
       }
       ++rate_limited_messages_;
+      count_rate_limited(kind, stats::RateAction::drop);
       return false;
     case Limits::RateLimitPolicy::close:
+      count_rate_limited(kind, stats::RateAction::close);
       fail(ws::close_code::policy_violation, "rate limit exceeded");
       return false;
   }
   return true;
+}
+
+// ================================================================================================
+// Observability: the access records and the connection's log context
+// ================================================================================================
+
+void Connection::log_event(LogLevel level, std::string_view component, std::string_view message,
+                           std::initializer_list<LogField> fields) const noexcept {
+  log_event(level, component, message, std::span<const LogField>(fields.begin(), fields.size()));
+}
+
+void Connection::log_event(LogLevel level, std::string_view component, std::string_view message,
+                           std::span<const LogField> fields) const noexcept {
+  if (!log_enabled(level)) {
+    return;
+  }
+  std::array<char, 64> buf{};
+  log(level, component, message, fields, LogContext{id_, format_endpoint(remote_, buf)});
+}
+
+void Connection::note_handshake_rejected(stats::Reject reason) noexcept {
+  if (reject_) {
+    return;
+  }
+  reject_ = reason;
+  worker_.stats.handshakes_rejected[static_cast<std::size_t>(reason)].add();
+}
+
+// The first close frame of the closing handshake: who sent it, its code and reason.
+void Connection::note_close(std::uint16_t code, std::string_view reason, bool by_peer) {
+  if (closer_ != Closer::none) {
+    return;
+  }
+  closer_ = by_peer ? Closer::client : Closer::server;
+  close_code_ = code;
+  close_reason_.assign(reason.substr(0, ws::max_close_reason));
+}
+
+// A response was written: count it and write its access record.
+void Connection::end_request(int status, std::size_t bytes) noexcept {
+  ++requests_;
+  if (reject_) {
+    // The response refused a WebSocket handshake: a WebSocket access record, not an HTTP one.
+    reject_status_ = status;
+    log_ws_access(false);
+  } else {
+    if (status >= 100 && status < 600) {
+      worker_.stats.http_requests[static_cast<std::size_t>(status / 100 - 1)].add();
+    }
+    if (access_log_enabled()) {
+      const http::Request& req = request();
+      fmt::memory_buffer msg;
+      try {
+        fmt::format_to(fmt::appender(msg), "{} {} {}", req.method(), req.path(), status);
+      } catch (...) {
+      }
+      std::array<LogField, 9> f{LogField("kind", "http"),
+                                LogField("method", req.method()),
+                                LogField("path", req.path()),
+                                LogField("route", route_),
+                                LogField("status", status),
+                                LogField("bytes", bytes),
+                                LogField("duration_ms", ms_since(request_started_ ? request_start_ : steady::now())),
+                                LogField("", false),
+                                LogField("", false)};
+      log_event(LogLevel::info, "access", {msg.data(), msg.size()}, std::span<const LogField>(f.data(), add_header_fields(f, 7, req)));
+    }
+  }
+  request_started_ = false;
+  route_ = {};
+  reject_.reset();
+  reject_status_ = 0;
+}
+
+// The WebSocket's access record: accepted (at the end of the connection) or refused.
+void Connection::log_ws_access(bool accepted) const noexcept {
+  if (!access_log_enabled()) {
+    return;
+  }
+  const http::Request& req = request();
+  const double duration = ms_since(request_started_ ? request_start_ : opened_at_);
+  fmt::memory_buffer msg;
+  if (accepted) {
+    const std::uint16_t code = closer_ == Closer::none ? ws::close_code::abnormal : close_code_;
+    const std::string_view by = closer_name(static_cast<std::uint8_t>(closer_));
+    try {
+      fmt::format_to(fmt::appender(msg), "WS {} 101 closed {} by {}", req.path(), code, by);
+    } catch (...) {
+    }
+    std::array<LogField, 15> f{LogField("kind", "websocket"),
+                               LogField("path", req.path()),
+                               LogField("route", route_),
+                               LogField("status", 101),
+                               LogField("outcome", "accepted"),
+                               LogField("close_code", code),
+                               LogField("close_reason", std::string_view(close_reason_)),
+                               LogField("closed_by", by),
+                               LogField("messages_in", msgs_in_),
+                               LogField("messages_out", msgs_out_),
+                               LogField("bytes_in", bytes_in_),
+                               LogField("bytes_out", bytes_out_),
+                               LogField("duration_ms", duration),
+                               LogField("", false),
+                               LogField("", false)};
+    log_event(LogLevel::info, "access", {msg.data(), msg.size()}, std::span<const LogField>(f.data(), add_header_fields(f, 13, req)));
+  } else {
+    const std::string_view reason = reject_ ? stats::name(*reject_) : std::string_view("rejected_by_handler");
+    try {
+      fmt::format_to(fmt::appender(msg), "WS {} {} rejected: {}", req.path(), reject_status_, reason);
+    } catch (...) {
+    }
+    std::array<LogField, 9> f{LogField("kind", "websocket"),
+                              LogField("path", req.path()),
+                              LogField("route", route_),
+                              LogField("status", reject_status_),
+                              LogField("outcome", "rejected"),
+                              LogField("reason", reason),
+                              LogField("duration_ms", duration),
+                              LogField("", false),
+                              LogField("", false)};
+    log_event(LogLevel::info, "access", {msg.data(), msg.size()}, std::span<const LogField>(f.data(), add_header_fields(f, 7, req)));
+  }
 }
 
 // ================================================================================================

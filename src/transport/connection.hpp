@@ -6,10 +6,12 @@
 
 #include "transport/buffer_pool.hpp"
 #include "transport/event.hpp"
+#include "transport/stats.hpp"
 
 #include <nexios/http/parser.hpp>
 #include <nexios/http/response.hpp>
 #include <nexios/limits.hpp>
+#include <nexios/log.hpp>
 #include <nexios/task.hpp>
 #include <nexios/ws/frame_parser.hpp>
 #include <nexios/ws/rfc6455.hpp>
@@ -22,7 +24,9 @@
 #include <functional>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -87,6 +91,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
   [[nodiscard]] Worker& worker() noexcept { return worker_; }
   /// Ask the transport to close the connection after the current response.
   void close_after_response() noexcept { keep_alive_ = false; }
+
+  // ---- observability --------------------------------------------------------------------------
+  /// The connection's id: increasing from 1 with each accepted TCP connection of the process.
+  [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
+  /// The route pattern that matched the current request, named in its access record. The view
+  /// must outlive the connection (the app's frozen route table does).
+  void set_route(std::string_view pattern) noexcept { route_ = pattern; }
+  /// Notes why the WebSocket handshake of the current request is refused: counts it (once per
+  /// request) and names the reason in the access record, which then describes a WebSocket.
+  void note_handshake_rejected(stats::Reject reason) noexcept;
+  /// Writes a record about this connection (its id and client address), if `level` is enabled.
+  void log_event(LogLevel level, std::string_view component, std::string_view message,
+                 std::initializer_list<LogField> fields = {}) const noexcept;
+  void log_event(LogLevel level, std::string_view component, std::string_view message,
+                 std::span<const LogField> fields) const noexcept;
 
   // ---- WebSocket phase ------------------------------------------------------------------------
   /// Writes the 101 response and starts reading frames. Returns false if the peer is gone.
@@ -202,6 +221,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void after_close_flushed();
   void finish() noexcept;
 
+  // Observability
+  void note_close(std::uint16_t code, std::string_view reason, bool by_peer);
+  void end_request(int status, std::size_t bytes) noexcept;
+  void log_ws_access(bool accepted) const noexcept;
+
   // Watchdog
   void arm(Deadline kind, std::chrono::steady_clock::time_point at);
   void arm_ws_watchdog();
@@ -293,6 +317,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool admit_message(std::chrono::steady_clock::time_point now);
   /// Stops reading until the overdrawn buckets are back at zero.
   void throttle(std::chrono::steady_clock::time_point now);
+  void count_rate_limited(stats::RateKind kind, stats::RateAction action) noexcept;
   [[nodiscard]] bool over_rate() const noexcept { return message_tokens_ < 0 || byte_tokens_ < 0; }
   double message_tokens_ = 0;
   double byte_tokens_ = 0;
@@ -300,6 +325,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::chrono::steady_clock::time_point throttle_until_{};
   bool throttled_ = false;
   std::uint64_t rate_limited_messages_ = 0;  // dropped (drop policy)
+
+  // Observability (the access record, the worker's counters)
+  enum class Closer : std::uint8_t { none, client, server };
+  std::uint64_t id_ = 0;
+  std::string_view route_;
+  std::optional<stats::Reject> reject_;    // the current handshake is refused, and why
+  int reject_status_ = 0;                  // the status of a refusal written by ws_reject
+  bool request_started_ = false;           // request_start_ is set for the current request
+  std::chrono::steady_clock::time_point opened_at_{};
+  std::chrono::steady_clock::time_point request_start_{};
+  std::uint64_t requests_ = 0;
+  std::uint64_t msgs_in_ = 0;
+  std::uint64_t msgs_out_ = 0;
+  std::uint64_t bytes_in_ = 0;
+  std::uint64_t bytes_out_ = 0;
+  Closer closer_ = Closer::none;           // who sent the first close frame
+  std::uint16_t close_code_ = ws::close_code::abnormal;
+  std::string close_reason_;
 };
 
 }  // namespace nexios::transport

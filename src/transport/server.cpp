@@ -34,9 +34,9 @@ void log_exception(std::exception_ptr e, std::string_view where) noexcept {
   try {
     std::rethrow_exception(e);
   } catch (const std::exception& ex) {
-    log(LogLevel::error, std::string(where) + ": " + ex.what());
+    log(LogLevel::error, "server", where, {{"error", ex.what()}});
   } catch (...) {
-    log(LogLevel::error, std::string(where) + ": unknown exception");
+    log(LogLevel::error, "server", where, {{"error", "unknown exception"}});
   }
 }
 
@@ -72,8 +72,27 @@ Task<> refuse_connection(tcp::socket socket, int status, std::string_view why, s
 Worker::Worker(Server& s, std::size_t i) : server(s), index(i), read_buffer(thread_read_buffer_size) {}
 
 Worker::~Worker() {
+  lag_timer.reset();
   acceptor.reset();
   work.reset();
+}
+
+void Worker::arm_lag_probe() {
+  if (!lag_timer) {
+    lag_timer.emplace(io);
+  }
+  lag_expected = std::chrono::steady_clock::now() + lag_probe_interval;
+  lag_timer->expires_at(lag_expected);
+  lag_timer->async_wait([this](const boost::system::error_code& ec) {
+    if (ec) {
+      return;
+    }
+    const auto lag = std::chrono::steady_clock::now() - lag_expected;
+    const std::int64_t ns = std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::nanoseconds>(lag).count());
+    stats.lag_last_ns.set(ns);
+    stats.lag.observe(ns);
+    arm_lag_probe();
+  });
 }
 
 void Worker::add(Connection* c) noexcept {
@@ -193,6 +212,7 @@ std::uint16_t Server::start(const ServerOptions& options, std::function<Task<>()
     Worker& w = *wp;
     w.work.emplace(asio::make_work_guard(w.io));
     threads_.emplace_back([&w] {
+      stats::set_thread_block(&w.stats);
       for (;;) {
         try {
           w.io.run();
@@ -236,9 +256,12 @@ std::uint16_t Server::start(const ServerOptions& options, std::function<Task<>()
         return;
       }
       w.accepting = true;
+      w.arm_lag_probe();
       asio::co_spawn(w.io, accept_loop(w), [](std::exception_ptr e) { log_exception(e, "acceptor"); });
     });
   }
+  log(LogLevel::info, "server", "listening",
+      {{"host", options.host}, {"port", static_cast<unsigned>(port_)}, {"threads", n}});
   return port_;
 }
 
@@ -254,7 +277,9 @@ Task<> Server::accept_loop(Worker& w) {
         break;
       }
       // Out of file descriptors or memory: wait a little instead of spinning.
-      log(LogLevel::warning, "accept failed: " + ec.message());
+      if (log_enabled(LogLevel::warning)) {
+        log(LogLevel::warning, "server", "accept failed", {{"error", ec.message()}, {"thread", w.index}});
+      }
       backoff.expires_after(std::chrono::milliseconds(50));
       co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
@@ -266,7 +291,9 @@ Task<> Server::accept_loop(Worker& w) {
       continue;  // gone already
     }
     if (!try_reserve_connection()) {
-      log(LogLevel::warning, "connection refused: max_connections reached");
+      w.stats.handshakes_rejected[static_cast<std::size_t>(stats::Reject::max_connections)].add();
+      log(LogLevel::warning, "server", "connection refused: max_connections reached",
+          {{"max_connections", limits_.max_connections}});
       asio::co_spawn(w.io, refuse_connection(std::move(socket), 503, "Server at its connection limit.",
                                              std::string(w.date.now())),
                      asio::detached);
@@ -276,8 +303,18 @@ Task<> Server::accept_loop(Worker& w) {
     if (verdict != AddressLimiter::Verdict::admitted) {
       open_connections_.fetch_sub(1, std::memory_order_relaxed);
       const bool too_many = verdict == AddressLimiter::Verdict::too_many_open;
-      log(LogLevel::debug, "connection from " + client.to_string() + " refused: " +
-                               (too_many ? "max_connections_per_address" : "max_connection_rate_per_address"));
+      if (too_many) {
+        w.stats.handshakes_rejected[static_cast<std::size_t>(stats::Reject::address_limit)].add();
+      } else {
+        w.stats.handshakes_rejected[static_cast<std::size_t>(stats::Reject::rate_limit)].add();
+        stats::count_rate_limited(stats::RateKind::connections, stats::RateAction::close);
+      }
+      // Debug only: a flood of refusals must not become a flood of log lines.
+      if (log_enabled(LogLevel::debug)) {
+        log(LogLevel::debug, "server", "connection refused",
+            {{"client", client.to_string()},
+             {"limit", too_many ? "max_connections_per_address" : "max_connection_rate_per_address"}});
+      }
       asio::co_spawn(w.io,
                      refuse_connection(std::move(socket), 429,
                                        too_many ? "Too many connections from your address."
@@ -296,6 +333,7 @@ void Server::stop(std::function<Task<>()> shutdown) {
   if (stopping_.exchange(true)) {
     return;
   }
+  log(LogLevel::info, "server", "stopping", {{"connections", connection_count()}});
   {
     std::lock_guard lock(mutex_);
     shutdown_ = std::move(shutdown);
@@ -340,7 +378,8 @@ void Server::begin_drain(Worker& w) {
       rest.push_back(c->shared_from_this());
     }
     if (!rest.empty()) {
-      log(LogLevel::warning, "drain timeout: dropping " + std::to_string(rest.size()) + " connection(s)");
+      log(LogLevel::warning, "server", "drain timeout: dropping connections",
+          {{"connections", rest.size()}, {"thread", w.index}});
     }
     for (auto& c : rest) {
       c->abort();
@@ -373,6 +412,7 @@ void Server::on_worker_drained(Worker& w) {
 }
 
 void Server::finish_stop() {
+  log(LogLevel::info, "server", "stopped");
   for (auto& wp : workers_) {
     Worker& w = *wp;
     asio::post(w.io, [&w] {

@@ -7,6 +7,7 @@
 #include "transport/buffer_pool.hpp"
 #include "transport/connection.hpp"
 #include "transport/date_cache.hpp"
+#include "transport/stats.hpp"
 
 #include <nexios/limits.hpp>
 #include <nexios/task.hpp>
@@ -14,6 +15,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
 #include <cstddef>
@@ -47,15 +49,24 @@ struct Worker {
   bool accepting = false;
   bool draining = false;
   bool drain_reported = false;
+  /// This loop's counters (it is their only writer; /metrics sums them).
+  stats::WorkerStats stats;
+  std::chrono::steady_clock::time_point lag_expected{};
   // Declared last, destroyed first: destroying the loop destroys the handlers that still own
   // connections, and those touch the members above.
   boost::asio::io_context io{1};
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
   std::optional<boost::asio::ip::tcp::acceptor> acceptor;
+  std::optional<boost::asio::steady_timer> lag_timer;
 
   void add(Connection* c) noexcept;
   void remove(Connection* c) noexcept;
+  /// Measures how late a timer fires on this loop, every `lag_probe_interval`.
+  void arm_lag_probe();
 };
+
+/// How often each event loop checks its lag.
+inline constexpr std::chrono::milliseconds lag_probe_interval{250};
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
@@ -89,6 +100,8 @@ class Server {
   [[nodiscard]] Worker& worker(std::size_t i) noexcept { return *workers_[i]; }
   /// Connections open across all threads.
   [[nodiscard]] std::size_t connection_count() const noexcept { return open_connections_.load(); }
+  /// True once `start` has bound the acceptors and started the threads.
+  [[nodiscard]] bool running() const noexcept { return !threads_.empty(); }
 
   // Used by the workers.
   bool try_reserve_connection() noexcept;

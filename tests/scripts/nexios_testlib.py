@@ -201,6 +201,13 @@ class EchoServer:
         except (OSError, ValueError):
             return b""
 
+    def full_stderr(self) -> bytes:
+        """Everything the process wrote to stderr so far."""
+        self._stderr.seek(0)
+        data = self._stderr.read()
+        self._stderr.seek(0, os.SEEK_END)
+        return data
+
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
