@@ -24,8 +24,8 @@ import websockets  # noqa: E402  (Debian's python3-websockets)
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402  (python3-prometheus-client)
 
 from nexios_testlib import (  # noqa: E402
-    BINARY, TEXT, EchoServer, HttpConnection, RawWebSocket, ServerTestCase, find_binary, main, poll_until,
-    upgrade_request,
+    BINARY, TEXT, EchoServer, HttpConnection, RawWebSocket, ServerTestCase, build_frame, find_binary, main,
+    poll_until, upgrade_request,
 )
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -294,6 +294,69 @@ class EchoCounts(MetricsTestCase):
         self.wait_value("nexios_websocket_send_queue_bytes", 0)
 
 
+class GateAndLimits(MetricsTestCase):
+    """Refusals by the origin check and the per-address limit, and rate-limit hits, are counted."""
+    SERVER_ARGS = ("--limit", "max_messages_per_second=3", "--limit", "rate_limit_policy=close",
+                   "--limit", "max_connections_per_address=4")
+
+    def rejected(self, s, before, reason):
+        return s.value("nexios_websocket_handshakes_rejected_total", reason=reason) - \
+            before.value("nexios_websocket_handshakes_rejected_total", reason=reason)
+
+    def test_a_foreign_origin_counts_as_origin(self):
+        before = self.scrape()
+        with HttpConnection(self.port) as c:
+            c.send(upgrade_request("/ws", port=self.port, extra=[("Origin", "http://evil.example")]))
+            self.assertEqual(c.read_response().status, 403)
+        after = self.wait_for(lambda s: self.rejected(s, before, "origin") >= 1, "the origin refusal is counted")
+        self.assertEqual(self.rejected(after, before, "origin"), 1)
+
+    def test_a_connection_over_the_per_address_limit_counts_as_address_limit(self):
+        before = self.scrape()
+        held = [RawWebSocket(self.port) for _ in range(4)]
+        try:
+            with HttpConnection(self.port) as c:  # the fifth from 127.0.0.1
+                self.assertEqual(c.read_response().status, 429)
+        finally:
+            for ws in held:
+                ws.close()
+        # The scrape itself needs a free slot: it is retried until the four have been released.
+        after = self.wait_for(lambda s: self.rejected(s, before, "address_limit") >= 1,
+                              "the per-address refusal is counted")
+        self.assertEqual(self.rejected(after, before, "address_limit"), 1)
+
+    def scrape(self) -> Scrape:
+        # A scrape refused with 429 (while the per-address test's connections are being released)
+        # is tried again.
+        got = []
+
+        def attempt() -> bool:
+            try:
+                got.append(scrape(self.port))
+                return True
+            except AssertionError:
+                return False
+
+        if not poll_until(attempt, WAIT):
+            self.fail("no scrape succeeded")
+        return got[-1]
+
+    def test_a_message_over_the_rate_closes_1008_and_counts(self):
+        before = self.scrape()
+        ws = RawWebSocket(self.port)
+        self.addCleanup(ws.close)
+        ws.send_raw(b"".join(build_frame(TEXT, b"m") for _ in range(4)))  # one more than the budget
+        for _ in range(3):
+            self.assertEqual(ws.recv_message(), (TEXT, b"m"))
+        self.assertEqual(ws.recv_close().close_code, 1008)
+        after = self.wait_for(
+            lambda s: s.value("nexios_rate_limited_total", kind="messages", action="close") >
+            before.value("nexios_rate_limited_total", kind="messages", action="close"),
+            "the rate-limit hit is counted")
+        self.assertEqual(after.value("nexios_rate_limited_total", kind="messages", action="close") -
+                         before.value("nexios_rate_limited_total", kind="messages", action="close"), 1)
+
+
 def chat_binary() -> str:
     env = os.environ.get("NEXIOS_CHAT_BIN")
     if env:
@@ -363,6 +426,16 @@ class ChannelGauges(unittest.TestCase):
             self.assertGreaterEqual(s.value("nexios_channel_history_entries"), history + 3)
 
         asyncio.run(asyncio.wait_for(run(), 60))
+
+    def test_a_guard_refusal_counts_as_guard(self):
+        before = scrape(self.port)
+        with HttpConnection(self.port) as c:  # a username over the chat's 32 bytes: its guard says 400
+            c.send(upgrade_request("/ws/chat/lobby?username=" + "u" * 33, port=self.port))
+            self.assertEqual(c.read_response().status, 400)
+        key = "nexios_websocket_handshakes_rejected_total"
+        after = self.wait_for(lambda s: s.value(key, reason="guard") > before.value(key, reason="guard"),
+                              "the guard's refusal is counted")
+        self.assertEqual(after.value(key, reason="guard") - before.value(key, reason="guard"), 1)
 
 
 if __name__ == "__main__":
