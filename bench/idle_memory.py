@@ -51,7 +51,11 @@ def main() -> int:
     need = args.connections + 200
     if soft < need:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(need, hard), hard))
-    proc = subprocess.Popen([args.binary, "--port", "0", "--threads", "1"], stdout=subprocess.PIPE, text=True)
+    # One client opening thousands of connections: the per-address limits would refuse it (429).
+    proc = subprocess.Popen([args.binary, "--port", "0", "--threads", "1",
+                             "--limit", "max_connections_per_address=10000000",
+                             "--limit", "max_connection_rate_per_address=0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # no access log
     try:
         line = proc.stdout.readline()
         port = int(re.search(r"http://[^:]+:(\d+)", line).group(1))

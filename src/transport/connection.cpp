@@ -104,6 +104,9 @@ std::size_t payload_size(const SharedFrame& f) noexcept {
 // Appends the request headers an access record names, when the request has them.
 template <std::size_t N>
 std::size_t add_header_fields(std::array<LogField, N>& f, std::size_t n, const http::Request& req) noexcept {
+  if (auto origin = req.headers().get("origin"); origin && n < N) {
+    f[n++] = LogField("origin", *origin);
+  }
   if (auto ua = req.headers().get("user-agent"); ua && n < N) {
     f[n++] = LogField("user_agent", *ua);
   }
@@ -1188,13 +1191,14 @@ void Connection::end_request(int status, std::size_t bytes) noexcept {
         fmt::format_to(fmt::appender(msg), "{} {} {}", req.method(), req.path(), status);
       } catch (...) {
       }
-      std::array<LogField, 9> f{LogField("kind", "http"),
+      std::array<LogField, 10> f{LogField("kind", "http"),
                                 LogField("method", req.method()),
                                 LogField("path", req.path()),
                                 LogField("route", route_),
                                 LogField("status", status),
                                 LogField("bytes", bytes),
                                 LogField("duration_ms", ms_since(request_started_ ? request_start_ : steady::now())),
+                                LogField("", false),
                                 LogField("", false),
                                 LogField("", false)};
       log_event(LogLevel::info, "access", {msg.data(), msg.size()}, std::span<const LogField>(f.data(), add_header_fields(f, 7, req)));
@@ -1221,7 +1225,7 @@ void Connection::log_ws_access(bool accepted) const noexcept {
       fmt::format_to(fmt::appender(msg), "WS {} 101 closed {} by {}", req.path(), code, by);
     } catch (...) {
     }
-    std::array<LogField, 15> f{LogField("kind", "websocket"),
+    std::array<LogField, 16> f{LogField("kind", "websocket"),
                                LogField("path", req.path()),
                                LogField("route", route_),
                                LogField("status", 101),
@@ -1235,6 +1239,7 @@ void Connection::log_ws_access(bool accepted) const noexcept {
                                LogField("bytes_out", bytes_out_),
                                LogField("duration_ms", duration),
                                LogField("", false),
+                               LogField("", false),
                                LogField("", false)};
     log_event(LogLevel::info, "access", {msg.data(), msg.size()}, std::span<const LogField>(f.data(), add_header_fields(f, 13, req)));
   } else {
@@ -1243,13 +1248,14 @@ void Connection::log_ws_access(bool accepted) const noexcept {
       fmt::format_to(fmt::appender(msg), "WS {} {} rejected: {}", req.path(), reject_status_, reason);
     } catch (...) {
     }
-    std::array<LogField, 9> f{LogField("kind", "websocket"),
+    std::array<LogField, 10> f{LogField("kind", "websocket"),
                               LogField("path", req.path()),
                               LogField("route", route_),
                               LogField("status", reject_status_),
                               LogField("outcome", "rejected"),
                               LogField("reason", reason),
                               LogField("duration_ms", duration),
+                              LogField("", false),
                               LogField("", false),
                               LogField("", false)};
     log_event(LogLevel::info, "access", {msg.data(), msg.size()}, std::span<const LogField>(f.data(), add_header_fields(f, 7, req)));
