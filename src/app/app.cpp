@@ -5,6 +5,8 @@
 
 #include "app/channels_internal.hpp"
 #include "app/cors_policy.hpp"
+#include "app/exception_info.hpp"
+#include "app/gate.hpp"
 #include "app/metrics.hpp"
 #include "app/websocket_impl.hpp"
 #include "transport/server.hpp"
@@ -19,9 +21,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/core/demangle.hpp>
-
-#include <cxxabi.h>
 
 #include <atomic>
 #include <csignal>
@@ -32,6 +31,9 @@
 namespace nexios {
 
 namespace {
+
+using detail::describe;
+using detail::exception_type;
 
 struct WsRoute {
   std::string path;  // the pattern as registered (full path), for guards and logs
@@ -47,30 +49,6 @@ struct HttpRoute {
   HttpHandler handler;
   Guards guards;  // the route's own (the app's run first)
 };
-
-std::string describe(std::exception_ptr e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    return ex.what();
-  } catch (...) {
-    return "unknown exception";
-  }
-}
-
-// The exception's dynamic type, demangled ("std::runtime_error", "my::DbError").
-std::string exception_type(std::exception_ptr e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    return boost::core::demangle(typeid(ex).name());
-  } catch (...) {
-    if (const std::type_info* t = abi::__cxa_current_exception_type()) {
-      return boost::core::demangle(t->name());
-    }
-    return "unknown";
-  }
-}
 
 }  // namespace
 
@@ -120,7 +98,7 @@ struct App::Impl final : transport::Dispatcher {
     std::optional<http::OriginAllowList> allowed = origins;
     if (auto v = std::getenv("NEXIOS_ALLOWED_ORIGINS"); v != nullptr) {
       try {
-        allowed = http::OriginAllowList(split_list(v));
+        allowed = http::OriginAllowList(detail::split_list(v));
       } catch (const std::invalid_argument& e) {
         throw std::invalid_argument(std::string("environment variable NEXIOS_ALLOWED_ORIGINS: ") + e.what());
       }
@@ -128,15 +106,6 @@ struct App::Impl final : transport::Dispatcher {
     app.limits = effective;
     box.set_limits(channels);
     origins = std::move(allowed);
-  }
-
-  static std::vector<std::string> split_list(std::string_view list) {
-    std::vector<std::string> out;
-    detail::for_each_list_element(list, [&](std::string_view e) {
-      out.emplace_back(e);
-      return false;
-    });
-    return out;
   }
 
   void freeze() {
@@ -183,7 +152,7 @@ struct App::Impl final : transport::Dispatcher {
       conn.close_after_response();
       co_return false;
     }
-    if (!origin_allowed(req)) {
+    if (!detail::origin_allowed(req, origins)) {
       // The access record of the refusal names the reason and the Origin; no log line of its own.
       conn.note_handshake_rejected(transport::stats::Reject::origin);
       res.status(403).text("Forbidden: this origin may not open WebSockets here");
@@ -194,10 +163,10 @@ struct App::Impl final : transport::Dispatcher {
     const Address client{ep.address().to_string(), ep.port()};
     Attachments attachments;
     GuardContext ctx(req, params, client, route.path, true, app.state, attachments);
-    GuardResult verdict = co_await run_guards(route.guards, ctx);
+    GuardResult verdict = co_await detail::run_guards(route.guards, ctx);
     if (!verdict.allowed()) {
       conn.note_handshake_rejected(transport::stats::Reject::guard);
-      rejection(std::move(verdict), res);
+      detail::apply_rejection(std::move(verdict), res);
       conn.close_after_response();
       co_return false;
     }
@@ -247,12 +216,12 @@ struct App::Impl final : transport::Dispatcher {
     Attachments attachments;
     {
       GuardContext ctx(req, params, client, found->path, false, app.state, attachments);
-      GuardResult verdict = co_await run_guards(app_guards, ctx);
+      GuardResult verdict = co_await detail::run_guards(app_guards, ctx);
       if (verdict.allowed()) {
-        verdict = co_await run_guards(found->guards, ctx);
+        verdict = co_await detail::run_guards(found->guards, ctx);
       }
       if (!verdict.allowed()) {
-        rejection(std::move(verdict), res);
+        detail::apply_rejection(std::move(verdict), res);
         decorate_cors(req, res);
         co_return false;
       }
@@ -325,60 +294,6 @@ struct App::Impl final : transport::Dispatcher {
   void decorate_cors(const http::Request& req, http::Response& res) const {
     if (cors) {
       cors->decorate(req, res);
-    }
-  }
-
-  /// The origin check of a WebSocket handshake: no Origin (not a browser) passes; otherwise the
-  /// allow-list, or by default the request's own host.
-  bool origin_allowed(const http::Request& req) const {
-    const auto values = req.headers().get_all("origin");
-    if (values.empty()) {
-      return true;
-    }
-    if (values.size() > 1) {
-      return false;  // a browser sends one: several are an attempt to confuse a check
-    }
-    if (origins) {
-      return origins->allows(values.front());
-    }
-    const auto origin = http::parse_origin(values.front());
-    const auto host = req.headers().get("host");
-    return origin && host && http::is_same_origin(*origin, *host);
-  }
-
-  /// Runs `guards` in order until one rejects; an exception rejects with 500 (400 for BadRequest).
-  static Task<GuardResult> run_guards(const Guards& guards, GuardContext& ctx) {
-    for (const auto& g : guards) {
-      std::exception_ptr error;
-      GuardResult verdict;
-      try {
-        verdict = co_await g(ctx);
-      } catch (...) {
-        error = std::current_exception();
-      }
-      if (error) {
-        try {
-          std::rethrow_exception(error);
-        } catch (const BadRequest& e) {
-          co_return reject(400, e.what());
-        } catch (...) {
-        }
-        log(LogLevel::error, "app", "a guard threw: rejecting with 500",
-            {{"route", ctx.route()}, {"path", ctx.path()}, {"exception_type", exception_type(error)},
-             {"exception", describe(error)}});
-        co_return reject(500, "Internal Server Error");
-      }
-      if (!verdict.allowed()) {
-        co_return verdict;
-      }
-    }
-    co_return allow();
-  }
-
-  static void rejection(GuardResult verdict, http::Response& res) {
-    res.status(verdict.status).text(std::move(verdict.body));
-    for (const auto& [name, value] : verdict.headers) {
-      res.header(name, value);
     }
   }
 

@@ -59,7 +59,7 @@ bool poll_until(F predicate, std::chrono::milliseconds timeout) {
     if (std::chrono::steady_clock::now() >= deadline) {
       return false;
     }
-    std::this_thread::sleep_for(pause);  // the pause between two looks, not a wait for the state
+    std::this_thread::sleep_for(pause);  // the poll interval between two looks, not a wait for the state
     pause = std::min(pause * 2, std::chrono::milliseconds(20));
   }
   return true;

@@ -239,7 +239,7 @@ def poll_until(predicate, timeout: float) -> bool:
         left = deadline - time.monotonic()
         if left <= 0:
             return False
-        time.sleep(min(pause, left))  # the pause between two looks at the state, not a wait for it
+        time.sleep(min(pause, left))  # the poll interval between two looks at the state, not a wait for it
         pause = min(pause * 2, 0.02)
     return True
 
