@@ -1,6 +1,7 @@
 #pragma once
 // What the parts of transport::Connection (connection.cpp, connection_http.cpp,
-// connection_write.cpp, connection_rate.cpp, connection_log.cpp) share.
+// connection_write.cpp, connection_rate.cpp, connection_log.cpp) share, and log_exception, which
+// the server's loops use too.
 
 #include "transport/connection.hpp"
 

@@ -1,5 +1,7 @@
 #include "transport/server.hpp"
 
+#include "transport/connection_internal.hpp"
+
 #include <nexios/http/response.hpp>
 #include <nexios/log.hpp>
 
@@ -23,22 +25,11 @@ namespace nexios::transport {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
+using internal::log_exception;
+
 namespace {
 
 constexpr std::size_t thread_read_buffer_size = 64 * 1024;
-
-void log_exception(std::exception_ptr e, std::string_view where) noexcept {
-  if (!e) {
-    return;
-  }
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    log(LogLevel::error, "server", where, {{"error", ex.what()}});
-  } catch (...) {
-    log(LogLevel::error, "server", where, {{"error", "unknown exception"}});
-  }
-}
 
 [[noreturn]] void throw_listen_error(const boost::system::error_code& ec, const std::string& host,
                                      std::uint16_t port) {

@@ -20,6 +20,7 @@
 
 namespace nx = nexios;
 using nx::test::Mailbox;
+using nx::test::run;
 using nx::test::Served;
 using nx::test::TestClient;
 using nx::ws::Opcode;
@@ -27,16 +28,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Runs a coroutine on an event loop of its own in this thread and returns its result: how a test
-// (or any thread outside the server) drives the ChannelBox API. Destroying the loop right after is
-// safe: a cross-thread group_send keeps it busy until its result has been handed over.
-template <class T>
-T run(nx::Task<T> task) {
-  boost::asio::io_context io(1);
-  auto fut = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
-  io.run();
-  return fut.get();
-}
 
 // A server whose /join/{group} handler makes a channel of the requested type, joins `group` in
 // `registry`, reports the channel to the test, then waits for the peer to leave.

@@ -23,19 +23,13 @@
 namespace nx = nexios;
 namespace stats = nexios::transport::stats;
 using nx::test::Mailbox;
+using nx::test::run;
 using nx::test::Served;
 using nx::test::TestClient;
 using namespace std::chrono_literals;
 
 namespace {
 
-template <class T>
-T run(nx::Task<T> task) {
-  boost::asio::io_context io(1);
-  auto fut = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
-  io.run();
-  return fut.get();
-}
 
 // The value of one series ("name" or "name{labels}") in a scrape, or -1 if it is not there.
 double value_of(const std::string& text, const std::string& series) {

@@ -5,6 +5,10 @@
 
 #include <nexios/nexios.hpp>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -13,6 +17,17 @@
 #include <string>
 
 namespace nexios::test {
+
+// Runs a coroutine on an event loop of its own in this thread and returns its result: how a test
+// (or any thread outside the server) drives the ChannelBox API. Destroying the loop right after is
+// safe: a cross-thread group_send keeps it busy until its result has been handed over.
+template <class T>
+T run(Task<T> task) {
+  boost::asio::io_context io(1);
+  auto fut = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
+  io.run();
+  return fut.get();
+}
 
 template <class T>
 class Mailbox {
