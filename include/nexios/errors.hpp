@@ -36,10 +36,12 @@ class WebSocketException : public std::runtime_error {
 };
 
 /// A received message that is not valid JSON (from `receive_json` and JSON consumers). Uncaught, it
-/// closes the connection with 1003 (unsupported data).
+/// closes the connection with 1003 (unsupported data), or with 1007 (invalid payload data) for a
+/// number that does not fit a double (`1e999999`), which is refused rather than read as infinity.
 class JsonDecodeError : public WebSocketException {
  public:
   explicit JsonDecodeError(std::string what);
+  JsonDecodeError(std::uint16_t close_code, std::string what);
 };
 
 /// A received JSON message without a key the handler asked for (`Payload::at`), or not an object.

@@ -18,6 +18,7 @@
 #include "transport/server.hpp"
 #include "transport/stats.hpp"
 
+#include <nexios/detail/json.hpp>
 #include <nexios/detail/utf8.hpp>
 #include <nexios/log.hpp>
 #include <nexios/ws/frame.hpp>
@@ -83,13 +84,13 @@ std::string uuid4() {
 
 std::int64_t steady_ns(steady::time_point t) noexcept { return t.time_since_epoch().count(); }
 
+// The frame, or std::invalid_argument for text that is not valid UTF-8 (the JSON of a payload
+// whose strings were built from raw bytes, say): nothing is sent to anyone.
 std::shared_ptr<const transport::SharedFrame> make_frame(ws::Opcode opcode, std::string_view payload) {
-  auto f = std::make_shared<transport::SharedFrame>();
-  std::uint8_t header[ws::max_frame_header_size];
-  const std::size_t hlen = ws::encode_frame_header(header, opcode, payload.size());
-  f->bytes.reserve(hlen + payload.size());
-  f->bytes.insert(f->bytes.end(), header, header + hlen);
-  f->bytes.insert(f->bytes.end(), payload.begin(), payload.end());
+  auto f = transport::SharedFrame::make(opcode, payload);
+  if (!f) {
+    throw std::invalid_argument("group_send/send_to: the text of the message is not valid UTF-8");
+  }
   return f;
 }
 
@@ -227,9 +228,22 @@ const boost::json::value& Payload::at(std::string_view key) const {
   throw JsonKeyError(std::string(key), "JSON key '" + shown + "' is missing");
 }
 
-std::string Payload::serialize() const { return kind_ == Kind::json ? boost::json::serialize(json_) : data_; }
+std::string Payload::serialize() const {
+  if (kind_ != Kind::json) {
+    return data_;
+  }
+  std::string out;
+  if (!detail::serialize_json(json_, out)) {
+    throw std::invalid_argument("Payload: a number is not finite (JSON has no Infinity or NaN)");
+  }
+  // JSON text is UTF-8 (RFC 8259 §8.1), in a binary frame too.
+  if (!detail::is_valid_utf8(out)) {
+    throw std::invalid_argument("Payload: a JSON string is not valid UTF-8");
+  }
+  return out;
+}
 
-std::size_t Payload::size() const { return kind_ == Kind::json ? boost::json::serialize(json_).size() : data_.size(); }
+std::size_t Payload::size() const { return kind_ == Kind::json ? serialize().size() : data_.size(); }
 
 bool operator==(const Payload& a, const Payload& b) noexcept {
   if (a.kind_ != b.kind_) {
@@ -746,7 +760,7 @@ Task<> Channel::send(Payload payload) const {
       co_await ws.send_bytes(payload.text());
       co_return;
     case Payload::Kind::json: {
-      const std::string text = boost::json::serialize(payload.json());
+      const std::string text = payload.serialize();
       if (self->type == PayloadTypeEnum::BYTES) {
         co_await ws.send_bytes(text);
       } else {
@@ -789,7 +803,10 @@ Task<Payload> Channel::receive() const {
         throw WebSocketException(ws::close_code::invalid_payload, "JSON in a binary message is not valid UTF-8");
       }
       boost::system::error_code ec;
-      boost::json::value v = boost::json::parse(m.data, ec);
+      boost::json::value v = detail::parse_json(m.data, ec);
+      if (ec == boost::json::error::exponent_overflow) {
+        throw JsonDecodeError(ws::close_code::invalid_payload, "JSON number out of range");
+      }
       if (ec) {
         throw JsonDecodeError("invalid JSON: " + ec.message());
       }

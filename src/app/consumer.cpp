@@ -2,6 +2,7 @@
 
 #include "app/channels_internal.hpp"
 
+#include <nexios/detail/json.hpp>
 #include <nexios/detail/utf8.hpp>
 #include <nexios/log.hpp>
 #include <nexios/ws/rfc6455.hpp>
@@ -93,7 +94,10 @@ std::variant<Payload, DecodeError> decode(Encoding encoding, const Message& m) {
         return DecodeError{ws::close_code::invalid_payload, "JSON in a binary message is not valid UTF-8"};
       }
       boost::system::error_code ec;
-      boost::json::value v = boost::json::parse(m.data, ec);
+      boost::json::value v = detail::parse_json(m.data, ec);
+      if (ec == boost::json::error::exponent_overflow) {
+        return DecodeError{ws::close_code::invalid_payload, "JSON number out of range"};
+      }
       if (ec) {
         return DecodeError{ws::close_code::unsupported_data, "malformed JSON data received"};
       }

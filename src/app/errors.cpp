@@ -36,10 +36,10 @@ WebSocketDisconnect::WebSocketDisconnect(std::uint16_t code_, std::string reason
 WebSocketException::WebSocketException(std::uint16_t code_, std::string reason_)
     : std::runtime_error(describe_close(code_, reason_)), code(checked_code(code_, reason_)), reason(std::move(reason_)) {}
 
-JsonDecodeError::JsonDecodeError(std::string what)
-    : WebSocketException(ws::close_code::unsupported_data, what.size() > ws::max_close_reason
-                                                               ? std::string("invalid JSON")
-                                                               : what) {}
+JsonDecodeError::JsonDecodeError(std::string what) : JsonDecodeError(ws::close_code::unsupported_data, std::move(what)) {}
+
+JsonDecodeError::JsonDecodeError(std::uint16_t close_code, std::string what)
+    : WebSocketException(close_code, what.size() > ws::max_close_reason ? std::string("invalid JSON") : what) {}
 
 JsonKeyError::JsonKeyError(std::string key_, std::string what) : JsonDecodeError(std::move(what)), key(std::move(key_)) {}
 

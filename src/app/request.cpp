@@ -1,5 +1,7 @@
 #include <nexios/request.hpp>
 
+#include <nexios/detail/json.hpp>
+
 #include <boost/json/parse.hpp>
 
 namespace nexios {
@@ -29,7 +31,7 @@ const Cookies& Request::cookies() const {
 
 boost::json::value Request::json() const {
   boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(req_.body(), ec);
+  boost::json::value v = detail::parse_json(req_.body(), ec);
   if (ec) {
     throw BadRequest("request body is not valid JSON: " + ec.message());
   }

@@ -1,5 +1,6 @@
 #include "app/websocket_impl.hpp"
 
+#include <nexios/detail/json.hpp>
 #include <nexios/detail/utf8.hpp>
 #include <nexios/ws/handshake.hpp>
 #include <nexios/ws/rfc6455.hpp>
@@ -204,7 +205,10 @@ Task<boost::json::value> WebSocket::receive_json(JsonMode mode) {
     throw WebSocketException(ws::close_code::unsupported_data, "expected JSON in a binary message, received text");
   }
   boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(m.data, ec);
+  boost::json::value v = detail::parse_json(m.data, ec);
+  if (ec == boost::json::error::exponent_overflow) {
+    throw JsonDecodeError(ws::close_code::invalid_payload, "JSON number out of range");
+  }
   if (ec) {
     throw JsonDecodeError("invalid JSON: " + ec.message());
   }
@@ -216,6 +220,9 @@ Task<> send_frame(std::shared_ptr<detail::WebSocketImpl> self, ws::Opcode opcode
   auto& s = *self;
   require_can_send(s);
   const auto status = s.conn->ws_send(opcode, payload);
+  if (status == transport::SendStatus::invalid_utf8) {
+    throw std::invalid_argument("WebSocket: text is not valid UTF-8 (use send_bytes for binary data)");
+  }
   if (status != transport::SendStatus::queued) {
     throw s.disconnect_error();
   }
@@ -226,9 +233,7 @@ Task<> send_frame(std::shared_ptr<detail::WebSocketImpl> self, ws::Opcode opcode
 }  // namespace
 
 Task<> WebSocket::send_text(std::string_view text) {
-  if (!detail::is_valid_utf8(text)) {
-    throw std::invalid_argument("WebSocket.send_text: text is not valid UTF-8 (use send_bytes for binary data)");
-  }
+  // The UTF-8 check is the transport's: every text frame passes it (Connection::ws_send).
   return send_frame(impl_, ws::Opcode::text, text);
 }
 
@@ -241,7 +246,13 @@ Task<> WebSocket::send_bytes(std::span<const std::byte> data) {
 Task<> WebSocket::send_json(const boost::json::value& value, JsonMode mode) {
   auto self = impl_;
   require_can_send(*self);
-  const std::string text = boost::json::serialize(value);
+  std::string text;
+  if (!detail::serialize_json(value, text)) {
+    throw std::invalid_argument("WebSocket.send_json: a number is not finite (JSON has no Infinity or NaN)");
+  }
+  if (mode == JsonMode::binary && !detail::is_valid_utf8(text)) {
+    throw std::invalid_argument("WebSocket.send_json: a string is not valid UTF-8");
+  }
   co_await send_frame(self, mode == JsonMode::text ? ws::Opcode::text : ws::Opcode::binary, text);
 }
 

@@ -1,6 +1,7 @@
 #include <nexios/http/response.hpp>
 
 #include <nexios/detail/ascii.hpp>
+#include <nexios/detail/json.hpp>
 
 #include <boost/json/serialize.hpp>
 
@@ -260,7 +261,9 @@ Response& Response::html(std::string body) {
 }
 
 Response& Response::json(const boost::json::value& value) {
-  body_ = boost::json::serialize(value);
+  if (!detail::serialize_json(value, body_)) {
+    throw std::invalid_argument("Response::json: a number is not finite (JSON has no Infinity or NaN)");
+  }
   set_default_content_type(application_json);
   return *this;
 }

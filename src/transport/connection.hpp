@@ -49,9 +49,31 @@ class Dispatcher {
   virtual Task<bool> handle(Connection& conn, http::Response& res) = 0;
 };
 
-/// A frame encoded once and shared by every connection that sends it (group fan-out).
-struct SharedFrame {
-  std::vector<std::uint8_t> bytes;  // header + payload
+/// A frame encoded once and shared by every connection that sends it (group fan-out, history).
+/// Made only by SharedFrame::make, which refuses a text frame whose payload is not valid UTF-8:
+/// with Connection::ws_send it is the one path every text payload takes to the wire.
+class SharedFrame {
+  struct Key {
+    explicit Key() = default;
+  };
+
+ public:
+  /// The unmasked server frame for `payload`, or nullptr when `opcode` is text and `payload` is
+  /// not valid UTF-8.
+  static std::shared_ptr<const SharedFrame> make(ws::Opcode opcode, std::string_view payload);
+
+  SharedFrame(Key, std::size_t header_size, std::vector<std::uint8_t> frame) noexcept
+      : bytes(std::move(frame)), header_size_(header_size) {}
+
+  /// The payload (the frame less its header).
+  [[nodiscard]] std::string_view payload() const noexcept {
+    return {reinterpret_cast<const char*>(bytes.data()) + header_size_, bytes.size() - header_size_};
+  }
+
+  const std::vector<std::uint8_t> bytes;  // header + payload
+
+ private:
+  std::size_t header_size_;
 };
 
 /// Outcome of queueing a frame.
@@ -60,6 +82,7 @@ enum class SendStatus : std::uint8_t {
   closed_by_us,  ///< we already sent a close frame
   peer_gone,     ///< the peer closed or the TCP connection failed
   dropped,       ///< not queued: not a WebSocket yet, or over max_send_queue (slow consumer)
+  invalid_utf8,  ///< not queued: a text payload that is not valid UTF-8
 };
 
 /// Outcome of waiting for a WebSocket message.

@@ -55,13 +55,6 @@ inline void log_exception(std::exception_ptr e, std::string_view where) noexcept
 }
 
 // The payload size of a server frame (unmasked): its bytes less the header.
-inline std::size_t payload_size(const SharedFrame& f) noexcept {
-  if (f.bytes.size() < 2) {
-    return 0;
-  }
-  const std::uint8_t len7 = f.bytes[1] & 0x7F;
-  const std::size_t header = len7 < 126 ? 2 : (len7 == 126 ? 4 : 10);
-  return f.bytes.size() >= header ? f.bytes.size() - header : 0;
-}
+inline std::size_t payload_size(const SharedFrame& f) noexcept { return f.payload().size(); }
 
 }  // namespace nexios::transport::internal

@@ -5,6 +5,7 @@
 #include "transport/log_fields.hpp"
 #include "transport/server.hpp"
 
+#include <nexios/detail/utf8.hpp>
 #include <nexios/ws/error.hpp>
 #include <nexios/ws/frame.hpp>
 #include <nexios/ws/handshake.hpp>
@@ -45,7 +46,25 @@ void Connection::append_frame(ws::Opcode opcode, std::string_view payload) {
   worker_.stats.ws_send_queue_bytes.add(static_cast<std::int64_t>(size));
 }
 
+std::shared_ptr<const SharedFrame> SharedFrame::make(ws::Opcode opcode, std::string_view payload) {
+  if (opcode == ws::Opcode::text && !detail::is_valid_utf8(payload)) {
+    return nullptr;
+  }
+  std::uint8_t header[ws::max_frame_header_size];
+  const std::size_t hlen = ws::encode_frame_header(header, opcode, payload.size());
+  std::vector<std::uint8_t> bytes;
+  bytes.reserve(hlen + payload.size());
+  bytes.insert(bytes.end(), header, header + hlen);
+  bytes.insert(bytes.end(), payload.begin(), payload.end());
+  return std::make_shared<const SharedFrame>(Key{}, hlen, std::move(bytes));
+}
+
 SendStatus Connection::ws_send(ws::Opcode opcode, std::string_view payload) {
+  // The one UTF-8 check of every text message the server sends itself (shared frames are checked
+  // once, when SharedFrame::make encodes them): no API puts invalid UTF-8 in a text frame.
+  if (opcode == ws::Opcode::text && !detail::is_valid_utf8(payload)) {
+    return SendStatus::invalid_utf8;
+  }
   if (close_sent_) {
     return SendStatus::closed_by_us;
   }

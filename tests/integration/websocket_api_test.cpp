@@ -368,7 +368,7 @@ TEST(WebSocketApi, InvalidArgumentsAreRejected) {
   Served s(app);
   TestClient c(s.port());
   ASSERT_EQ(c.handshake("/ws").status, 101);
-  EXPECT_EQ(box.take().rfind("invalid_argument:WebSocket.send_text: text is not valid UTF-8", 0), 0u);
+  EXPECT_EQ(box.take().rfind("invalid_argument:WebSocket: text is not valid UTF-8", 0), 0u);
   EXPECT_EQ(box.take().rfind("invalid_argument:WebSocket.close: close code 1005", 0), 0u);
   EXPECT_EQ(box.take(), "invalid_argument:WebSocket.close: reason longer than 123 bytes");
   EXPECT_EQ(c.read_text(), "still open");
