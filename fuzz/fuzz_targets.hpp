@@ -15,6 +15,7 @@ int fuzz_utf8(const std::uint8_t* data, std::size_t size);
 int fuzz_handshake(const std::uint8_t* data, std::size_t size);
 int fuzz_route_match(const std::uint8_t* data, std::size_t size);
 int fuzz_origin(const std::uint8_t* data, std::size_t size);
+int fuzz_json(const std::uint8_t* data, std::size_t size);
 
 namespace nexios::fuzz {
 
@@ -23,13 +24,14 @@ struct Target {
   int (*run)(const std::uint8_t*, std::size_t);
 };
 
-inline constexpr std::array<Target, 6> targets{{
+inline constexpr std::array<Target, 7> targets{{
     {"http_parser", &fuzz_http_parser},
     {"frame_parser", &fuzz_frame_parser},
     {"utf8", &fuzz_utf8},
     {"handshake", &fuzz_handshake},
     {"route_match", &fuzz_route_match},
     {"origin", &fuzz_origin},
+    {"json", &fuzz_json},
 }};
 
 }  // namespace nexios::fuzz
