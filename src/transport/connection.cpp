@@ -89,14 +89,17 @@ void Connection::pump_reader() {
     return;
   }
   if (slot_full_ && !close_sent_) {
+    note_reader_paused();
     return;  // the handler has not taken the message yet
   }
   // Back-pressure: do not read (and so do not queue pongs) while the peer is not reading.
   if (!close_sent_ && queued_bytes_ > limits().send_buffer_high_water) {
+    note_reader_paused();
     return;
   }
   // Over its rate with the throttle policy: read again when the budget has refilled.
   if (throttled_ && !close_sent_) {
+    note_reader_paused();
     return;
   }
   note_partial_input();
@@ -299,11 +302,27 @@ void Connection::note_activity() noexcept {
   }
 }
 
+// The reader stops without waiting for input (the handler holds the last message, back-pressure,
+// the throttle): the message clock stops too, the time is not the peer's.
+void Connection::note_reader_paused() {
+  if (partial_ && !reader_paused_) {
+    reader_paused_ = true;
+    paused_at_ = steady::now();
+  }
+}
+
 void Connection::note_partial_input() {
   if (discarding_ || limits().message_timeout.count() == 0) {
     return;
   }
   const bool partial = msg_active_ || frames_.in_message() || frames_.in_frame();
+  if (reader_paused_) {
+    reader_paused_ = false;
+    if (partial_ && partial) {
+      partial_since_ += steady::now() - paused_at_;
+      arm_ws_watchdog();
+    }
+  }
   if (partial == partial_) {
     return;
   }
@@ -462,7 +481,7 @@ void Connection::arm_ws_watchdog() {
       at = last_activity_ + l.idle_timeout;
       kind = Deadline::idle;
     }
-    if (l.message_timeout.count() > 0 && partial_ && partial_since_ + l.message_timeout < at) {
+    if (l.message_timeout.count() > 0 && partial_ && !reader_paused_ && partial_since_ + l.message_timeout < at) {
       at = partial_since_ + l.message_timeout;
       kind = Deadline::message;
     }
@@ -530,14 +549,8 @@ void Connection::on_timer(const boost::system::error_code& ec) {
     }
   } else if (l.idle_timeout.count() > 0 && now - last_activity_ >= l.idle_timeout) {
     timed_out_ws(ws::close_code::going_away, "idle timeout");
-  } else if (l.message_timeout.count() > 0 && partial_ && now - partial_since_ >= l.message_timeout) {
-    if (read_pending_) {
-      timed_out_ws(ws::close_code::policy_violation, "message timeout");
-    } else {
-      // The server itself is not reading (the handler has not taken the last message, the peer
-      // does not read what we send, or the throttle): the time is not the peer's to account for.
-      partial_since_ = now;
-    }
+  } else if (l.message_timeout.count() > 0 && partial_ && !reader_paused_ && now - partial_since_ >= l.message_timeout) {
+    timed_out_ws(ws::close_code::policy_violation, "message timeout");
   } else if (l.ping_interval.count() > 0 && now >= next_ping_) {
     append_frame(ws::Opcode::ping, {});
     schedule_flush();

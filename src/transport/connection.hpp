@@ -310,11 +310,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// Called before each wait for input: starts the message_timeout clock when the input ends
   /// inside a frame or a fragmented message.
   void note_partial_input();
+  void note_reader_paused();
   void timed_out_ws(std::uint16_t code, std::string_view reason);
   std::chrono::steady_clock::time_point last_activity_{};
   std::chrono::steady_clock::time_point next_ping_{};
   std::chrono::steady_clock::time_point partial_since_{};  // first wait with a message unfinished
   bool partial_ = false;
+  bool reader_paused_ = false;  // the reader stopped without waiting for input (message clock stopped)
+  std::chrono::steady_clock::time_point paused_at_{};
 
   // Inbound rate limits: token buckets holding one second's worth (Limits::max_messages_per_second,
   // max_bytes_per_second), refilled from the time of each read.

@@ -315,8 +315,8 @@ void Server::resolve_max_connections(std::size_t threads) {
     }
   } else if (limits_.max_connections > usable) {
     log(LogLevel::warning, "server",
-        "max_connections is above the descriptor limit: past it clients wait for a free descriptor; raise "
-        "the limit (ulimit -n, LimitNOFILE=)",
+        "max_connections is above the descriptor limit: past it accept() fails and clients are answered 503 "
+        "one at a time; raise the limit (ulimit -n, LimitNOFILE=)",
         {{"max_connections", limits_.max_connections}, {"rlimit_nofile", soft}, {"fd_reserve", limits_.fd_reserve}});
   }
 }
