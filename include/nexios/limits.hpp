@@ -47,14 +47,21 @@ struct Limits {
   /// After a close frame is sent, how long to wait for the peer's close frame and TCP close
   /// before the connection is dropped.
   std::chrono::milliseconds close_timeout{5'000};
-  /// Interval of server pings; zero disables them. Pongs (and any other frame) count as activity
-  /// for `idle_timeout`. On by default, so that dead peers are found without the application
-  /// doing anything (uvicorn also pings every 20 s).
+  /// Interval of server pings; zero disables them. Pongs count as activity for `idle_timeout`.
+  /// On by default, so that dead peers are found without the application doing anything
+  /// (uvicorn also pings every 20 s).
   std::chrono::milliseconds ping_interval{20'000};
-  /// Close the connection with 1001 "idle timeout" when nothing was received for this long;
-  /// zero disables it. With `ping_interval` set, a live peer's pongs keep it open: the default
-  /// gives a peer three pings to answer, so a dead one leaves its groups within a minute.
+  /// Close the connection with 1001 "idle timeout" when no complete message, ping or pong was
+  /// received for this long (bytes of a message that never ends do not count); zero disables it.
+  /// With `ping_interval` set, a live peer's pongs keep it open: the default gives a peer three
+  /// pings to answer, so a dead one leaves its groups within a minute.
   std::chrono::milliseconds idle_timeout{60'000};
+  /// Time allowed to finish a message (or a frame) once its first byte arrived; beyond it the
+  /// connection is closed with 1008 "message timeout" (WebSocket slowloris). Time the server
+  /// itself spends not reading (throttled, back-pressure, the handler holding the last message)
+  /// does not count. Zero disables it. The default, like `body_timeout`, lets a 16 MiB message
+  /// arrive at 4.5 Mbit/s.
+  std::chrono::milliseconds message_timeout{30'000};
   /// Bytes queued for sending on one connection above which `send_*` waits until the peer has
   /// read enough (back-pressure). Sends never drop data.
   std::size_t send_buffer_high_water = 1024 * 1024;
@@ -88,8 +95,13 @@ struct Limits {
 
   // ---- Server ---------------------------------------------------------------------------------
   /// Open connections (HTTP and WebSocket) across all threads. A connection beyond it is answered
-  /// 503 and closed at once.
-  std::size_t max_connections = 100'000;
+  /// 503 and closed at once. 0 (the default) derives it when the server starts from the process's
+  /// descriptor limit: the soft RLIMIT_NOFILE less `fd_reserve` less 4 per thread (each event loop's
+  /// own descriptors), so that the server answers 503 before accept() runs out of descriptors.
+  std::size_t max_connections = 0;
+  /// Descriptors kept for everything but connections when `max_connections` is derived: the
+  /// standard streams, log files, files being served, outgoing connections (a database, Redis).
+  std::size_t fd_reserve = 64;
   /// Open connections from one client address (an IPv4 address, or an IPv6 /64 network). A
   /// connection beyond it is answered `429 Too Many Requests` and closed at once.
   std::size_t max_connections_per_address = 1'024;

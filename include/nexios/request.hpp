@@ -42,8 +42,13 @@ class Request {
 
   /// "GET", "POST", ...
   [[nodiscard]] std::string_view method() const noexcept { return req_.method(); }
-  /// The percent-decoded path.
+  /// The percent-decoded path (valid UTF-8: the server refuses a request whose decoded path is not).
   [[nodiscard]] std::string_view path() const noexcept { return req_.path(); }
+  /// The request-target as sent, not decoded ("/chat/caf%C3%A9?q=a+b"): the bytes behind `path()`,
+  /// `path_params()` and `query_params()`, for an application that decodes them itself.
+  [[nodiscard]] std::string_view target() const noexcept { return req_.target(); }
+  /// The query string as sent, without the '?', not decoded ("q=a+b"); empty if none.
+  [[nodiscard]] std::string_view query_string() const noexcept { return req_.query_string(); }
   [[nodiscard]] URL url() const;
   [[nodiscard]] const Headers& headers() const noexcept { return req_.headers(); }
   [[nodiscard]] const PathParams& path_params() const noexcept { return params_; }

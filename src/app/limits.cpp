@@ -19,7 +19,7 @@ constexpr std::array<std::string_view, 2> slow_consumer_choices{"close", "drop_n
 constexpr std::array<std::string_view, 3> rate_limit_choices{"throttle", "drop", "close"};
 
 // The order here is the order of --help and of docs/limits.md.
-const std::array<Setting<L>, 20> table{{
+const std::array<Setting<L>, 22> table{{
     {"max_header_bytes", K::size, 64, 16 * MiB, "request line plus headers; beyond: 431",
      NEXIOS_SETTING_ACCESSORS(L, max_header_bytes)},
     {"max_headers", K::count, 1, 10'000, "header fields per request; beyond: 431",
@@ -38,8 +38,10 @@ const std::array<Setting<L>, 20> table{{
      NEXIOS_SETTING_ACCESSORS(L, close_timeout)},
     {"ping_interval", K::duration, 0, hour, "interval of server pings", NEXIOS_SETTING_ACCESSORS(L, ping_interval),
      {}, true},
-    {"idle_timeout", K::duration, 0, 24 * hour, "nothing received for this long: close 1001",
+    {"idle_timeout", K::duration, 0, 24 * hour, "no complete message, ping or pong for this long: close 1001",
      NEXIOS_SETTING_ACCESSORS(L, idle_timeout), {}, true},
+    {"message_timeout", K::duration, 0, 24 * hour, "time to finish a WebSocket message once begun: close 1008",
+     NEXIOS_SETTING_ACCESSORS(L, message_timeout), {}, true},
     {"send_buffer_high_water", K::size, KiB, GiB, "queued bytes above which a handler's send waits",
      NEXIOS_SETTING_ACCESSORS(L, send_buffer_high_water)},
     {"max_send_queue", K::size, KiB, 4 * GiB, "queued bytes above which a group message makes a slow consumer",
@@ -52,8 +54,10 @@ const std::array<Setting<L>, 20> table{{
      NEXIOS_SETTING_ACCESSORS(L, max_bytes_per_second), {}, true},
     {"rate_limit_policy", K::choice, 0, 0, "what happens past a connection's rate limit",
      NEXIOS_SETTING_ACCESSORS(L, rate_limit_policy), rate_limit_choices},
-    {"max_connections", K::count, 1, 10'000'000, "open connections in all; beyond: 503",
-     NEXIOS_SETTING_ACCESSORS(L, max_connections)},
+    {"max_connections", K::count, 1, 10'000'000, "open connections in all; beyond: 503 (auto: RLIMIT_NOFILE less fd_reserve)",
+     NEXIOS_SETTING_ACCESSORS(L, max_connections), {}, false, true},
+    {"fd_reserve", K::count, 0, 1'000'000, "descriptors kept for other uses when max_connections is auto",
+     NEXIOS_SETTING_ACCESSORS(L, fd_reserve)},
     {"max_connections_per_address", K::count, 1, 10'000'000, "open connections from one address; beyond: 429",
      NEXIOS_SETTING_ACCESSORS(L, max_connections_per_address)},
     {"max_connection_rate_per_address", K::count, 0, 10'000'000, "new connections per second from one address; beyond: 429",

@@ -106,7 +106,8 @@ std::string format_setting(SettingKind kind, std::span<const std::string_view> c
 }
 
 std::string describe_range(SettingKind kind, std::uint64_t min, std::uint64_t max,
-                           std::span<const std::string_view> choices, bool zero_disables) {
+                           std::span<const std::string_view> choices, std::string_view zero_word) {
+  const bool zero_special = !zero_word.empty();
   if (kind == SettingKind::choice) {
     std::string out;
     for (auto c : choices) {
@@ -117,10 +118,10 @@ std::string describe_range(SettingKind kind, std::uint64_t min, std::uint64_t ma
     }
     return out;
   }
-  const std::uint64_t low = zero_disables && min == 0 ? 1 : min;
+  const std::uint64_t low = zero_special && min == 0 ? 1 : min;
   std::string out;
-  if (zero_disables) {
-    out = "0 (off) or ";
+  if (zero_special) {
+    out = "0 (" + std::string(zero_word) + ") or ";
   }
   std::string lo = format_setting(kind, choices, low);
   if (kind == SettingKind::size && low == 1) {
@@ -134,8 +135,10 @@ std::string describe_range(SettingKind kind, std::uint64_t min, std::uint64_t ma
 }
 
 std::uint64_t parse_setting(std::string_view name, SettingKind kind, std::uint64_t min, std::uint64_t max,
-                            std::span<const std::string_view> choices, bool zero_disables, std::string_view text) {
-  const std::string range = describe_range(kind, min, max, choices, zero_disables);
+                            std::span<const std::string_view> choices, std::string_view zero_word,
+                            std::string_view text) {
+  const std::string range = describe_range(kind, min, max, choices, zero_word);
+  const bool zero_special = !zero_word.empty();
   const std::string_view t = trim_ows(text);
   if (kind == SettingKind::choice) {
     for (std::size_t i = 0; i < choices.size(); ++i) {
@@ -149,7 +152,7 @@ std::uint64_t parse_setting(std::string_view name, SettingKind kind, std::uint64
     fail(name, text, "is empty", range);
   }
   std::uint64_t value = 0;
-  if (zero_disables && (iequals(t, "off") || iequals(t, "none"))) {
+  if (zero_special && (iequals(t, zero_word) || (zero_word == "off" && iequals(t, "none")))) {
     value = 0;
   } else {
     const auto split = split_number(t);
@@ -201,7 +204,7 @@ std::uint64_t parse_setting(std::string_view name, SettingKind kind, std::uint64
     }
     value = number * factor;
   }
-  if (value == 0 && zero_disables) {
+  if (value == 0 && zero_special) {
     return 0;
   }
   if (value < min || value > max) {

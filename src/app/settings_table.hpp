@@ -41,7 +41,16 @@ struct Setting {
   std::span<const std::string_view> choices = {};
   /// For sizes/durations/counts where 0 means "off": shown as such in help texts.
   bool zero_disables = false;
+  /// For settings where 0 means "derived when the server starts" (max_connections): accepted as
+  /// `0` or `auto`, shown as "0 (auto)".
+  bool zero_is_auto = false;
 };
+
+/// What a 0 means for a setting, in help texts and as a word it accepts: "off", "auto" or "".
+template <class S>
+std::string_view zero_word(const Setting<S>& s) noexcept {
+  return s.zero_is_auto ? std::string_view("auto") : s.zero_disables ? std::string_view("off") : std::string_view();
+}
 
 // Conversions between a field and the uint64 the table carries.
 template <class T>
@@ -71,13 +80,15 @@ void from_setting(T& field, std::uint64_t v) {
       [](S& s, std::uint64_t v) { ::nexios::detail::from_setting(s.f, v); }
 
 /// Parses `text` for `setting`; throws std::invalid_argument naming it and what is accepted.
+/// `zero_word` is what 0 means ("off", "auto"; empty: 0 is an ordinary value), see zero_word().
 std::uint64_t parse_setting(std::string_view name, SettingKind kind, std::uint64_t min, std::uint64_t max,
-                            std::span<const std::string_view> choices, bool zero_disables, std::string_view text);
+                            std::span<const std::string_view> choices, std::string_view zero_word,
+                            std::string_view text);
 /// The value as text, in the unit that shows it exactly ("16MiB", "20s").
 std::string format_setting(SettingKind kind, std::span<const std::string_view> choices, std::uint64_t value);
 /// "1B to 1GiB", "0 (off) or 1ms to 1h", "close | drop_newest".
 std::string describe_range(SettingKind kind, std::uint64_t min, std::uint64_t max,
-                           std::span<const std::string_view> choices, bool zero_disables);
+                           std::span<const std::string_view> choices, std::string_view zero_word);
 
 template <class S>
 const Setting<S>* find_setting(std::span<const Setting<S>> table, std::string_view name) {
@@ -109,7 +120,7 @@ void set_setting(std::span<const Setting<S>> table, S& target, std::string_view 
     throw std::invalid_argument("unknown " + std::string(what) + " '" + std::string(name) +
                                 "'; the known ones are: " + known_names(table));
   }
-  s->set(target, parse_setting(s->name, s->kind, s->min, s->max, s->choices, s->zero_disables, text));
+  s->set(target, parse_setting(s->name, s->kind, s->min, s->max, s->choices, zero_word(*s), text));
 }
 
 template <class S>
@@ -129,7 +140,7 @@ std::vector<SettingInfo> describe_settings(std::span<const Setting<S>> table) {
   out.reserve(table.size());
   for (const auto& s : table) {
     out.push_back(SettingInfo{s.name, s.kind, format_setting(s.kind, s.choices, s.get(defaults)),
-                              describe_range(s.kind, s.min, s.max, s.choices, s.zero_disables), s.description});
+                              describe_range(s.kind, s.min, s.max, s.choices, zero_word(s)), s.description});
   }
   return out;
 }
@@ -141,11 +152,11 @@ void validate_settings(std::span<const Setting<S>> table, const S& source, std::
   for (const auto& s : table) {
     const std::uint64_t v = s.get(source);
     const bool ok = s.kind == SettingKind::choice ? v < s.choices.size()
-                                                  : ((s.zero_disables && v == 0) || (v >= s.min && v <= s.max));
+                                                  : ((!zero_word(s).empty() && v == 0) || (v >= s.min && v <= s.max));
     if (!ok) {
       throw std::invalid_argument(std::string(what) + " " + std::string(s.name) + " = " +
                                   format_setting(s.kind, s.choices, v) + " is out of range; accepted: " +
-                                  describe_range(s.kind, s.min, s.max, s.choices, s.zero_disables));
+                                  describe_range(s.kind, s.min, s.max, s.choices, zero_word(s)));
     }
   }
 }
@@ -161,7 +172,7 @@ void apply_environment_settings(std::span<const Setting<S>> table, S& target) {
     const std::string var = environment_variable_for(s.name);
     if (auto v = environment(var)) {
       try {
-        s.set(target, parse_setting(s.name, s.kind, s.min, s.max, s.choices, s.zero_disables, *v));
+        s.set(target, parse_setting(s.name, s.kind, s.min, s.max, s.choices, zero_word(s), *v));
       } catch (const std::invalid_argument& e) {
         throw std::invalid_argument("environment variable " + var + ": " + e.what());
       }

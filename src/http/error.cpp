@@ -40,6 +40,14 @@ class HttpErrorCategory final : public std::error_category {
         return "malformed chunked body";
       case errc::body_too_large:
         return "request body too large";
+      case errc::path_not_utf8:
+        return "request path is not valid UTF-8 once percent-decoded";
+      case errc::query_not_utf8:
+        return "query parameter is not valid UTF-8 once percent-decoded";
+      case errc::header_not_utf8:
+        return "header value is not valid UTF-8";
+      case errc::cookie_not_utf8:
+        return "cookie is not valid UTF-8";
     }
     return "unknown nexios.http error";
   }
@@ -72,6 +80,10 @@ int status_for(errc e) noexcept {
     case errc::bad_content_length:
     case errc::content_length_with_chunked:
     case errc::bad_chunk:
+    case errc::path_not_utf8:
+    case errc::query_not_utf8:
+    case errc::header_not_utf8:
+    case errc::cookie_not_utf8:
       return 400;
   }
   return 400;

@@ -1,6 +1,7 @@
 #include <nexios/http/parser.hpp>
 
 #include <nexios/detail/ascii.hpp>
+#include <nexios/detail/utf8.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -13,6 +14,8 @@ namespace internal {
 // Defined in url.cpp.
 int hex_digit_value(char c) noexcept;
 std::size_t percent_decode_into(std::string_view text, char* out, bool plus_as_space) noexcept;
+bool percent_decoded_is_utf8(std::string_view text) noexcept;
+bool cookie_header_is_utf8(std::string_view header);
 }  // namespace internal
 
 namespace {
@@ -533,6 +536,10 @@ std::error_code RequestParser::parse_head() {
     }
   }
 
+  if (auto ec = check_text(r)) {
+    return ec;
+  }
+
   if (r.version_minor_ == 1) {
     r.keep_alive_ = !r.headers_.has_token("connection", "close");
     // RFC 9110 §10.1.1: a 100-continue expectation in an HTTP/1.0 request is ignored.
@@ -551,6 +558,31 @@ std::error_code RequestParser::parse_head() {
     state_ = State::body_length;
   } else {
     state_ = State::done;
+  }
+  return {};
+}
+
+// The one place every text the application can get from a request passes: the decoded path
+// (and so every path parameter), each decoded query name and value, every header value and every
+// cookie must be valid UTF-8, or the request is refused (400) before any handler sees it. The
+// undecoded target stays readable through target(), raw_path() and query_string().
+std::error_code RequestParser::check_text(const Request& r) {
+  if (!detail::is_valid_utf8(r.path_)) {
+    return errc::path_not_utf8;
+  }
+  // '&', '=' and '+' are ASCII, so the whole decoded query is valid UTF-8 exactly when every
+  // decoded name and value is.
+  if (!internal::percent_decoded_is_utf8(r.query_)) {
+    return errc::query_not_utf8;
+  }
+  for (const auto& f : r.headers_) {
+    if (iequals(f.name, "cookie")) {
+      if (!internal::cookie_header_is_utf8(f.value)) {
+        return errc::cookie_not_utf8;
+      }
+    } else if (!detail::is_valid_utf8(f.value)) {
+      return errc::header_not_utf8;
+    }
   }
   return {};
 }

@@ -23,6 +23,7 @@ using nexios::detail::iequals;
 constexpr std::string_view text_plain = "text/plain; charset=utf-8";
 constexpr std::string_view text_html = "text/html; charset=utf-8";
 constexpr std::string_view application_json = "application/json";
+constexpr std::string_view nosniff_field = "X-Content-Type-Options: nosniff\r\n";
 
 void check_field(std::string_view name, std::string_view value) {
   if (!nexios::detail::is_token(name)) {
@@ -367,7 +368,7 @@ void Response::serialize(std::string& out, bool keep_alive, bool head_only, std:
   (void)ec;
   const bool no_body = status_has_no_body(status_);
 
-  std::size_t size = 9 + 4 + reason.size() + 2 + 2 + 40 + 37 + (head_only || no_body ? 0 : body_.size());
+  std::size_t size = 9 + 4 + reason.size() + 2 + 2 + 40 + 37 + nosniff_field.size() + (head_only || no_body ? 0 : body_.size());
   for (const auto& field : headers_) {
     size += field.first.size() + field.second.size() + 4;
   }
@@ -379,17 +380,24 @@ void Response::serialize(std::string& out, bool keep_alive, bool head_only, std:
   out.append(reason);
   out.append("\r\n");
   bool has_date = false;
+  bool has_nosniff = false;
   for (const auto& field : headers_) {
     out.append(field.first);
     out.append(": ");
     out.append(field.second);
     out.append("\r\n");
     has_date = has_date || iequals(field.first, "date");
+    has_nosniff = has_nosniff || iequals(field.first, "x-content-type-options");
   }
   if (!date.empty() && !has_date) {
     out.append("Date: ");
     out.append(date);
     out.append("\r\n");
+  }
+  // Browsers must not guess another type than the one declared (a text/plain error page that
+  // echoes a request is not to run as HTML). Not on 1xx: they carry no content.
+  if (!has_nosniff && status_ >= 200) {
+    out.append(nosniff_field);
   }
   if (!no_body) {
     auto [length_end, length_ec] = std::to_chars(number.data(), number.data() + number.size(), body_.size());

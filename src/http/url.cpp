@@ -1,6 +1,9 @@
 #include <nexios/http/url.hpp>
 
+#include <nexios/detail/utf8.hpp>
+
 #include <algorithm>
+#include <array>
 
 namespace nexios::http {
 
@@ -39,6 +42,35 @@ std::size_t percent_decode_into(std::string_view text, char* out, bool plus_as_s
     out[n++] = (plus_as_space && c == '+') ? ' ' : c;
   }
   return n;
+}
+
+/// True if `text`, percent-decoded, is valid UTF-8: what the application would get from a
+/// decoded path, query name or query value. Decodes through a small stack buffer: no allocation.
+bool percent_decoded_is_utf8(std::string_view text) noexcept {
+  const bool plain = std::all_of(text.begin(), text.end(), [](char c) {
+    return c != '%' && static_cast<unsigned char>(c) < 0x80;
+  });
+  if (plain) {
+    return true;
+  }
+  nexios::detail::Utf8Validator v;
+  std::array<char, 256> buf{};
+  while (!text.empty()) {
+    // Never split an escape between two pieces.
+    std::size_t take = std::min(text.size(), buf.size());
+    if (take < text.size()) {
+      const std::size_t pct = text.substr(take - 2, 2).find('%');
+      if (pct != std::string_view::npos) {
+        take = take - 2 + pct;
+      }
+    }
+    const std::size_t n = percent_decode_into(text.substr(0, take), buf.data(), false);
+    if (!v.feed(std::string_view(buf.data(), n))) {
+      return false;
+    }
+    text.remove_prefix(take);
+  }
+  return v.complete();
 }
 
 }  // namespace internal
@@ -99,6 +131,35 @@ std::string unquote_cookie_value(std::string_view value) {
 }
 
 }  // namespace
+
+namespace internal {
+
+/// True if every cookie of one Cookie header is valid UTF-8 as `Cookies::parse` gives it. The raw
+/// header is checked as a header value; only a quoted value with a backslash can make other bytes
+/// (an octal escape), so only those are unquoted here.
+bool cookie_header_is_utf8(std::string_view header) {
+  if (!nexios::detail::is_valid_utf8(header)) {
+    return false;
+  }
+  if (header.find('\\') == std::string_view::npos) {
+    return true;
+  }
+  while (true) {
+    const std::size_t semi = header.find(';');
+    const std::string_view chunk = header.substr(0, semi);
+    const std::size_t eq = chunk.find('=');
+    const std::string_view value = strip_space(eq == std::string_view::npos ? chunk : chunk.substr(eq + 1));
+    if (value.find('\\') != std::string_view::npos && !nexios::detail::is_valid_utf8(unquote_cookie_value(value))) {
+      return false;
+    }
+    if (semi == std::string_view::npos) {
+      return true;
+    }
+    header.remove_prefix(semi + 1);
+  }
+}
+
+}  // namespace internal
 
 std::string percent_decode(std::string_view text, bool plus_as_space) {
   std::string out(text.size(), '\0');

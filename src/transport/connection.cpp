@@ -89,16 +89,20 @@ void Connection::pump_reader() {
     return;
   }
   if (slot_full_ && !close_sent_) {
+    note_reader_paused();
     return;  // the handler has not taken the message yet
   }
   // Back-pressure: do not read (and so do not queue pongs) while the peer is not reading.
   if (!close_sent_ && queued_bytes_ > limits().send_buffer_high_water) {
+    note_reader_paused();
     return;
   }
   // Over its rate with the throttle policy: read again when the budget has refilled.
   if (throttled_ && !close_sent_) {
+    note_reader_paused();
     return;
   }
+  note_partial_input();
   read_pending_ = true;
   socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](const boost::system::error_code& ec) {
     self->read_pending_ = false;
@@ -155,12 +159,8 @@ void Connection::on_readable(const boost::system::error_code& ec) {
     end_reader();
     return;
   }
-  if (!rec) {
-    const auto now = steady::now();
-    last_activity_ = now;
-    if (!discarding_ && limits().max_bytes_per_second != 0) {
-      charge_bytes(n, now);
-    }
+  if (!rec && !discarding_ && limits().max_bytes_per_second != 0) {
+    charge_bytes(n, steady::now());
   }
   pump_reader();
 }
@@ -222,6 +222,7 @@ void Connection::process_input() {
           msg_active_ = false;
           break;
         }
+        note_activity();
         if (!msg_active_) {
           msg_begin_ = rb_begin_;
           msg_end_ = rb_begin_;
@@ -294,7 +295,48 @@ void Connection::release_read_buffer() noexcept {
   }
 }
 
+void Connection::note_activity() noexcept {
+  last_activity_ = steady::now();
+  if (!frames_.in_message()) {
+    partial_ = false;  // the next unfinished message starts its own clock
+  }
+}
+
+// The reader stops without waiting for input (the handler holds the last message, back-pressure,
+// the throttle): the message clock stops too, the time is not the peer's.
+void Connection::note_reader_paused() {
+  if (partial_ && !reader_paused_) {
+    reader_paused_ = true;
+    paused_at_ = steady::now();
+  }
+}
+
+void Connection::note_partial_input() {
+  if (discarding_ || limits().message_timeout.count() == 0) {
+    return;
+  }
+  const bool partial = msg_active_ || frames_.in_message() || frames_.in_frame();
+  if (reader_paused_) {
+    reader_paused_ = false;
+    if (partial_ && partial) {
+      partial_since_ += steady::now() - paused_at_;
+      arm_ws_watchdog();
+    }
+  }
+  if (partial == partial_) {
+    return;
+  }
+  partial_ = partial;
+  if (partial) {
+    partial_since_ = steady::now();
+    arm_ws_watchdog();
+  }
+}
+
 void Connection::on_control(ws::Opcode opcode, std::string_view payload) {
+  if (opcode == ws::Opcode::ping || opcode == ws::Opcode::pong) {
+    note_activity();
+  }
   switch (opcode) {
     case ws::Opcode::ping:
       if (!close_sent_) {
@@ -439,6 +481,10 @@ void Connection::arm_ws_watchdog() {
       at = last_activity_ + l.idle_timeout;
       kind = Deadline::idle;
     }
+    if (l.message_timeout.count() > 0 && partial_ && !reader_paused_ && partial_since_ + l.message_timeout < at) {
+      at = partial_since_ + l.message_timeout;
+      kind = Deadline::message;
+    }
     if (l.ping_interval.count() > 0 && next_ping_ < at) {
       at = next_ping_;
       kind = Deadline::ping;
@@ -459,6 +505,18 @@ void Connection::arm_ws_watchdog() {
     return;
   }
   arm(kind, at);
+}
+
+// Closes a WebSocket whose peer ran out of time (idle_timeout, message_timeout); receive() then
+// reports `code` and `reason`.
+void Connection::timed_out_ws(std::uint16_t code, std::string_view reason) {
+  ws_close(code, reason);
+  if (!ended_) {
+    ended_ = true;
+    end_code_ = code;
+    end_reason_ = reason;
+  }
+  msg_ready_.notify_all();
 }
 
 void Connection::on_timer(const boost::system::error_code& ec) {
@@ -490,13 +548,9 @@ void Connection::on_timer(const boost::system::error_code& ec) {
       return;
     }
   } else if (l.idle_timeout.count() > 0 && now - last_activity_ >= l.idle_timeout) {
-    ws_close(ws::close_code::going_away, "idle timeout");
-    if (!ended_) {
-      ended_ = true;
-      end_code_ = ws::close_code::going_away;
-      end_reason_ = "idle timeout";
-    }
-    msg_ready_.notify_all();
+    timed_out_ws(ws::close_code::going_away, "idle timeout");
+  } else if (l.message_timeout.count() > 0 && partial_ && !reader_paused_ && now - partial_since_ >= l.message_timeout) {
+    timed_out_ws(ws::close_code::policy_violation, "message timeout");
   } else if (l.ping_interval.count() > 0 && now >= next_ping_) {
     append_frame(ws::Opcode::ping, {});
     schedule_flush();

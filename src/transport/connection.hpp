@@ -198,7 +198,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   enum class Phase : std::uint8_t { http, websocket, closed };
-  enum class Deadline : std::uint8_t { none, keep_alive, header, body, close, ping, idle, throttle };
+  enum class Deadline : std::uint8_t { none, keep_alive, header, body, close, ping, idle, message, throttle };
 
   struct Segment {
     std::size_t offset = 0;  // into bytes, when frame is null
@@ -222,7 +222,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Task<bool> write_all(std::string_view data);
   Task<> linger_close();
   void feed_parser(const std::uint8_t* data, std::size_t size, std::error_code& ec);
-  Task<bool> write_error(int status);
+  Task<bool> write_error(int status, std::string_view why = {});
+  static std::string parse_error_reason(const std::error_code& ec);
 
   // WebSocket phase
   void pump_reader();
@@ -326,9 +327,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<std::function<void()>> finish_callbacks_;
   bool end_notified_ = false;
 
-  // Liveness
+  // Liveness. Activity is a complete data message, ping or pong (not a byte: a peer dribbling
+  // bytes of a message it never finishes is not active); idle_timeout counts from it.
+  void note_activity() noexcept;
+  /// Called before each wait for input: starts the message_timeout clock when the input ends
+  /// inside a frame or a fragmented message.
+  void note_partial_input();
+  void note_reader_paused();
+  void timed_out_ws(std::uint16_t code, std::string_view reason);
   std::chrono::steady_clock::time_point last_activity_{};
   std::chrono::steady_clock::time_point next_ping_{};
+  std::chrono::steady_clock::time_point partial_since_{};  // first wait with a message unfinished
+  bool partial_ = false;
+  bool reader_paused_ = false;  // the reader stopped without waiting for input (message clock stopped)
+  std::chrono::steady_clock::time_point paused_at_{};
 
   // Inbound rate limits: token buckets holding one second's worth (Limits::max_messages_per_second,
   // max_bytes_per_second), refilled from the time of each read.

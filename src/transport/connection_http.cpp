@@ -66,16 +66,30 @@ Task<> Connection::run(Dispatcher& dispatcher) {
   finish();
 }
 
-// Answers a request the server refuses (its reason phrase as the body) and asks for the close.
-Task<bool> Connection::write_error(int status) {
+// Answers a request the server refuses (its reason phrase, and why when known, as the body) and
+// asks for the close.
+Task<bool> Connection::write_error(int status, std::string_view why) {
   http::Response res;
   res.status(status);
-  res.text(std::string(http::reason_phrase(status)));
+  std::string body(http::reason_phrase(status));
+  if (!why.empty()) {
+    body.append(": ").append(why);
+  }
+  res.text(std::move(body));
   out_.clear();
   res.serialize(out_, false, false, worker_.date.now());
   const bool ok = co_await write_all(out_);
   end_request(status, out_.size());
   co_return ok;
+}
+
+// The body of a 400 names the check that failed (a client can act on "query parameter is not valid
+// UTF-8"); other statuses (413, 431, 505, ...) already say it all.
+std::string Connection::parse_error_reason(const std::error_code& ec) {
+  if (http::status_for(ec) != 400) {
+    return {};
+  }
+  return ec.message();
 }
 
 void Connection::feed_parser(const std::uint8_t* data, std::size_t size, std::error_code& ec) {
@@ -109,7 +123,8 @@ Task<bool> Connection::read_request() {
       if (log_enabled(LogLevel::debug)) {
         log_event(LogLevel::debug, "http", "rejecting request", {{"error", ec.message()}});
       }
-      co_await write_error(http::status_for(ec));
+      const std::string why = parse_error_reason(ec);
+      co_await write_error(http::status_for(ec), why);
       co_return false;
     }
     if (parser_.done()) {
@@ -167,7 +182,8 @@ Task<bool> Connection::read_request() {
       if (log_enabled(LogLevel::debug)) {
         log_event(LogLevel::debug, "http", "rejecting request", {{"error", ec.message()}});
       }
-      co_await write_error(http::status_for(ec));
+      const std::string why = parse_error_reason(ec);
+      co_await write_error(http::status_for(ec), why);
       co_return false;
     }
   }

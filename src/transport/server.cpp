@@ -1,6 +1,7 @@
 #include "transport/server.hpp"
 
 #include "transport/connection_internal.hpp"
+#include "transport/log_fields.hpp"
 
 #include <nexios/http/response.hpp>
 #include <nexios/log.hpp>
@@ -14,7 +15,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <future>
 #include <stdexcept>
@@ -42,19 +48,44 @@ Task<> run_connection(std::shared_ptr<Connection> conn, Dispatcher& dispatcher) 
 // closure object, which must outlive the coroutine.
 Task<> run_hook(std::function<Task<>()> hook) { co_await hook(); }
 
+// The response to a connection refused before its request is read.
+std::string refusal_response(int status, std::string_view why, std::string_view date) {
+  return "HTTP/1.1 " + std::to_string(status) + " " + std::string(http::reason_phrase(status)) +
+         "\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n"
+         "X-Content-Type-Options: nosniff\r\nDate: " + std::string(date) +
+         (status == 429 || status == 503 ? "\r\nRetry-After: 1" : "") + "\r\nContent-Length: " +
+         std::to_string(why.size() + 1) + "\r\n\r\n" + std::string(why) + "\n";
+}
+
+// The access record of a connection refused before its request was read: no method or path,
+// the limit that refused it as `reason`.
+void log_refusal(const tcp::endpoint& remote, int status, std::string_view reason, std::size_t bytes) noexcept {
+  if (!access_log_enabled()) {
+    return;
+  }
+  std::array<char, 64> buf{};
+  std::array<char, 96> msg{};
+  const auto r = fmt::format_to_n(msg.data(), msg.size(), "refused {} {}", status, reason);
+  const LogField fields[] = {LogField("kind", "connection"), LogField("status", status),
+                             LogField("outcome", "refused"), LogField("reason", reason),
+                             LogField("bytes", bytes)};
+  log(LogLevel::info, "access", {msg.data(), std::min<std::size_t>(r.size, msg.size())}, fields,
+      LogContext{0, log_fields::format_endpoint(remote, buf)});
+}
+
 // Answers a connection refused before its request is read (503 at max_connections, 429 past a
-// per-address limit) and closes it.
-Task<> refuse_connection(tcp::socket socket, int status, std::string_view why, std::string date) {
-  std::string response = "HTTP/1.1 " + std::to_string(status) + " " + std::string(http::reason_phrase(status)) +
-                         "\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nDate: " + date +
-                         (status == 429 ? "\r\nRetry-After: 1" : "") + "\r\nContent-Length: " +
-                         std::to_string(why.size() + 1) + "\r\n\r\n" + std::string(why) + "\n";
+// per-address limit), writes its access record and closes it.
+Task<> refuse_connection(tcp::socket socket, tcp::endpoint remote, int status, std::string_view reason,
+                         std::string_view why, std::string date) {
+  const std::string response = refusal_response(status, why, date);
   auto [ec, n] = co_await asio::async_write(socket, asio::buffer(response), asio::as_tuple(asio::use_awaitable));
-  (void)n;
+  log_refusal(remote, status, reason, ec ? 0 : n);
   boost::system::error_code ignored;
   socket.shutdown(tcp::socket::shutdown_both, ignored);
   socket.close(ignored);
 }
+
+int open_spare_fd() noexcept { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
 
 }  // namespace
 
@@ -63,6 +94,9 @@ Task<> refuse_connection(tcp::socket socket, int status, std::string_view why, s
 Worker::Worker(Server& s, std::size_t i) : server(s), index(i), read_buffer(thread_read_buffer_size) {}
 
 Worker::~Worker() {
+  if (spare_fd >= 0) {
+    ::close(spare_fd);
+  }
   lag_timer.reset();
   acceptor.reset();
   work.reset();
@@ -149,6 +183,7 @@ std::uint16_t Server::start(const ServerOptions& options, std::function<Task<>()
     throw std::logic_error("nexios: server already started");
   }
   const std::size_t n = options.threads == 0 ? 1 : options.threads;
+  resolve_max_connections(n);
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(options.host, ec);
   if (ec) {
@@ -171,6 +206,7 @@ std::uint16_t Server::start(const ServerOptions& options, std::function<Task<>()
   for (std::size_t i = 0; i < n; ++i) {
     workers_.push_back(std::make_unique<Worker>(*this, i));
     Worker& w = *workers_.back();
+    w.spare_fd = open_spare_fd();
     w.acceptor.emplace(w.io);
     auto& acc = *w.acceptor;
     acc.open(endpoint.protocol(), ec);
@@ -252,8 +288,73 @@ std::uint16_t Server::start(const ServerOptions& options, std::function<Task<>()
     });
   }
   log(LogLevel::info, "server", "listening",
-      {{"host", options.host}, {"port", static_cast<unsigned>(port_)}, {"threads", n}});
+      {{"host", options.host},
+       {"port", static_cast<unsigned>(port_)},
+       {"threads", n},
+       {"max_connections", limits_.max_connections}});
   return port_;
+}
+
+void Server::resolve_max_connections(std::size_t threads) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    if (limits_.max_connections == 0) {
+      limits_.max_connections = 100'000;
+    }
+    return;
+  }
+  const std::uint64_t soft = rl.rlim_cur == RLIM_INFINITY ? std::uint64_t{1} << 20 : rl.rlim_cur;
+  // Each event loop holds an epoll descriptor, an eventfd, its acceptor and its spare descriptor.
+  const std::uint64_t reserve = limits_.fd_reserve + 4 * threads;
+  const std::uint64_t usable = soft > reserve ? soft - reserve : 0;
+  if (limits_.max_connections == 0) {
+    limits_.max_connections = static_cast<std::size_t>(std::clamp<std::uint64_t>(usable, 1, 10'000'000));
+    if (usable < 256) {
+      log(LogLevel::warning, "server", "few file descriptors: raise the limit (ulimit -n, LimitNOFILE=)",
+          {{"rlimit_nofile", soft}, {"fd_reserve", limits_.fd_reserve}, {"max_connections", limits_.max_connections}});
+    }
+  } else if (limits_.max_connections > usable) {
+    log(LogLevel::warning, "server",
+        "max_connections is above the descriptor limit: past it accept() fails and clients are answered 503 "
+        "one at a time; raise the limit (ulimit -n, LimitNOFILE=)",
+        {{"max_connections", limits_.max_connections}, {"rlimit_nofile", soft}, {"fd_reserve", limits_.fd_reserve}});
+  }
+}
+
+void Server::on_accept_failed(Worker& w, const boost::system::error_code& ec) {
+  w.accept_failing = true;
+  std::uint64_t suppressed = 0;
+  if (log_enabled(LogLevel::warning) && accept_failed_log_.admit(std::chrono::steady_clock::now(), suppressed)) {
+    std::array<char, 160> buf{};
+    log(LogLevel::warning, "server", with_suppressed("accept failed", suppressed, buf),
+        {{"error", ec.message()}, {"thread", w.index}, {"suppressed", suppressed}});
+  }
+  if (ec.value() != EMFILE && ec.value() != ENFILE) {
+    return;
+  }
+  if (w.spare_fd < 0) {
+    w.spare_fd = open_spare_fd();  // descriptors may have come back since it was last used
+    return;
+  }
+  // Free one descriptor to take the waiting client out of the backlog and answer it.
+  ::close(w.spare_fd);
+  w.spare_fd = -1;
+  boost::system::error_code aec;
+  tcp::endpoint remote;
+  w.acceptor->non_blocking(true, aec);
+  tcp::socket socket = w.acceptor->accept(remote, aec);
+  w.acceptor->non_blocking(false, aec);
+  if (socket.is_open()) {
+    w.stats.handshakes_rejected[static_cast<std::size_t>(stats::Reject::max_connections)].add();
+    const std::string response = refusal_response(503, "Server out of file descriptors.", w.date.now());
+    // A fresh socket's send buffer takes the few hundred bytes at once.
+    const ssize_t sent = ::send(socket.native_handle(), response.data(), response.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    log_refusal(remote, 503, "file_descriptors", sent > 0 ? static_cast<std::size_t>(sent) : 0);
+    boost::system::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+  }
+  w.spare_fd = open_spare_fd();
 }
 
 Task<> Server::accept_loop(Worker& w) {
@@ -267,13 +368,22 @@ Task<> Server::accept_loop(Worker& w) {
       if (ec == asio::error::operation_aborted) {
         break;
       }
-      // Out of file descriptors or memory: wait a little instead of spinning.
-      if (log_enabled(LogLevel::warning)) {
-        log(LogLevel::warning, "server", "accept failed", {{"error", ec.message()}, {"thread", w.index}});
-      }
+      // Out of file descriptors or memory: answer the client with the spare descriptor, and wait
+      // a little instead of spinning.
+      on_accept_failed(w, ec);
       backoff.expires_after(std::chrono::milliseconds(50));
       co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
+    }
+    if (w.accept_failing) {
+      w.accept_failing = false;
+      if (w.spare_fd < 0) {
+        w.spare_fd = open_spare_fd();
+      }
+      const std::uint64_t suppressed = accept_failed_log_.take_suppressed();
+      std::array<char, 160> buf{};
+      log(LogLevel::info, "server", with_suppressed("accepting connections again", suppressed, buf),
+          {{"thread", w.index}, {"suppressed", suppressed}});
     }
     boost::system::error_code eec;
     const auto remote = socket.remote_endpoint(eec);
@@ -283,10 +393,16 @@ Task<> Server::accept_loop(Worker& w) {
     }
     if (!try_reserve_connection()) {
       w.stats.handshakes_rejected[static_cast<std::size_t>(stats::Reject::max_connections)].add();
-      log(LogLevel::warning, "server", "connection refused: max_connections reached",
-          {{"max_connections", limits_.max_connections}});
-      asio::co_spawn(w.io, refuse_connection(std::move(socket), 503, "Server at its connection limit.",
-                                             std::string(w.date.now())),
+      std::uint64_t suppressed = 0;
+      if (log_enabled(LogLevel::warning) &&
+          max_connections_log_.admit(std::chrono::steady_clock::now(), suppressed)) {
+        std::array<char, 160> buf{};
+        log(LogLevel::warning, "server", with_suppressed("connection refused: max_connections reached", suppressed, buf),
+            {{"max_connections", limits_.max_connections}, {"suppressed", suppressed}});
+      }
+      asio::co_spawn(w.io,
+                     refuse_connection(std::move(socket), remote, 503, "max_connections",
+                                       "Server at its connection limit.", std::string(w.date.now())),
                      asio::detached);
       continue;
     }
@@ -307,7 +423,8 @@ Task<> Server::accept_loop(Worker& w) {
              {"limit", too_many ? "max_connections_per_address" : "max_connection_rate_per_address"}});
       }
       asio::co_spawn(w.io,
-                     refuse_connection(std::move(socket), 429,
+                     refuse_connection(std::move(socket), remote, 429,
+                                       too_many ? "max_connections_per_address" : "max_connection_rate_per_address",
                                        too_many ? "Too many connections from your address."
                                                 : "Too many new connections from your address; retry in a second.",
                                        std::string(w.date.now())),

@@ -7,6 +7,7 @@
 #include "transport/buffer_pool.hpp"
 #include "transport/connection.hpp"
 #include "transport/date_cache.hpp"
+#include "transport/log_limiter.hpp"
 #include "transport/stats.hpp"
 
 #include <nexios/limits.hpp>
@@ -52,6 +53,11 @@ struct Worker {
   /// This loop's counters (it is their only writer; /metrics sums them).
   stats::WorkerStats stats;
   std::chrono::steady_clock::time_point lag_expected{};
+  /// A descriptor held in reserve (/dev/null): when accept() fails for want of descriptors it is
+  /// closed to accept the waiting client, answer it 503 and close it, then opened again; so a
+  /// client past the descriptor limit is answered instead of waiting in the backlog.
+  int spare_fd = -1;
+  bool accept_failing = false;  // the last accept() failed: the next success logs the recovery
   // Declared last, destroyed first: destroying the loop destroys the handlers that still own
   // connections, and those touch the members above.
   boost::asio::io_context io{1};
@@ -112,6 +118,11 @@ class Server {
 
  private:
   Task<> accept_loop(Worker& w);
+  /// accept() failed with `ec` (EMFILE, ENFILE, ENOBUFS, ENOMEM): log it (rate-limited) and, out of
+  /// descriptors, answer the waiting client 503 with the spare descriptor.
+  void on_accept_failed(Worker& w, const boost::system::error_code& ec);
+  /// The effective max_connections: as set, or derived from RLIMIT_NOFILE (`threads` loops).
+  void resolve_max_connections(std::size_t threads);
   void begin_drain(Worker& w);
   void finish_stop();
 
@@ -128,6 +139,9 @@ class Server {
   std::mutex mutex_;       // guards shutdown_
   std::mutex join_mutex_;  // guards joined_
   bool joined_ = false;
+  // Repeated warnings, one line per interval with the count of those left out.
+  LogLimiter accept_failed_log_{std::chrono::seconds(10)};
+  LogLimiter max_connections_log_{std::chrono::seconds(10)};
 };
 
 }  // namespace nexios::transport

@@ -230,7 +230,7 @@ TEST(Lifecycle, AnInvalidEnvironmentSettingFailsTheStartNamingTheVariable) {
   }
   {
     nx::App app;
-    app.limits.max_connections = 0;  // set in code, out of range
+    app.limits.max_connections = 10'000'001;  // set in code, out of range
     EXPECT_NE(start_error(app).find("max_connections"), std::string::npos);
   }
 }

@@ -41,6 +41,10 @@ enum class errc {
   unsupported_transfer_coding, ///< 501: a transfer coding other than a final "chunked"
   bad_chunk,                   ///< 400: bad chunk size line, missing CRLF after data, bad trailer
   body_too_large,              ///< 413: body over max_body_size
+  path_not_utf8,               ///< 400: the percent-decoded path is not valid UTF-8
+  query_not_utf8,              ///< 400: a percent-decoded query name or value is not valid UTF-8
+  header_not_utf8,             ///< 400: a header value is not valid UTF-8
+  cookie_not_utf8,             ///< 400: a cookie (after unquoting) is not valid UTF-8
 };
 
 const std::error_category& error_category() noexcept;
@@ -96,6 +100,7 @@ class RequestParser {
   std::size_t feed_head(std::string_view data, std::error_code& ec);
   std::size_t scan_head(std::error_code& ec);
   std::error_code parse_head();
+  static std::error_code check_text(const Request& r);
   std::size_t feed_body(std::string_view data, std::error_code& ec);
   std::size_t feed_chunk_size(std::string_view data, std::error_code& ec);
   std::size_t feed_trailers(std::string_view data, std::error_code& ec);

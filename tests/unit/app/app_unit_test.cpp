@@ -100,7 +100,9 @@ TEST(Limits, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(l.close_timeout.count(), 5000);
   EXPECT_EQ(l.ping_interval.count(), 20'000);
   EXPECT_EQ(l.idle_timeout.count(), 60'000);
-  EXPECT_EQ(l.max_connections, 100000u);
+  EXPECT_EQ(l.max_connections, 0u);  // derived from RLIMIT_NOFILE at start
+  EXPECT_EQ(l.fd_reserve, 64u);
+  EXPECT_EQ(l.message_timeout.count(), 30'000);
   EXPECT_EQ(l.max_connections_per_address, 1024u);
   EXPECT_EQ(l.max_connection_rate_per_address, 1000u);
   EXPECT_EQ(l.max_messages_per_second, 10'000u);

@@ -112,7 +112,14 @@ TEST(Settings, EveryBadValueIsRefusedWithTheFieldAndTheAcceptedRange) {
   EXPECT_TRUE(error_of([&] { l.set("max_header_bytes", "64"); }).empty());
   EXPECT_TRUE(error_of([&] { l.set("max_header_bytes", "16MiB"); }).empty());
   EXPECT_FALSE(error_of([&] { l.set("max_header_bytes", "16777217"); }).empty());
-  EXPECT_FALSE(error_of([&] { l.set("max_connections", "0"); }).empty());
+  // max_connections: 0 (or "auto") derives it from RLIMIT_NOFILE when the server starts.
+  EXPECT_TRUE(error_of([&] { l.set("max_connections", "auto"); }).empty());
+  EXPECT_EQ(l.max_connections, 0u);
+  EXPECT_TRUE(error_of([&] { l.set("max_connections", "0"); }).empty());
+  EXPECT_TRUE(error_of([&] { l.set("max_connections", "10000000"); }).empty());
+  const std::string over = error_of([&] { l.set("max_connections", "10000001"); });
+  EXPECT_TRUE(contains(over, "0 (auto) or 1 to 10000000")) << over;
+  EXPECT_FALSE(error_of([&] { l.set("max_connections", "off"); }).empty());  // not a word it takes
   const std::string unknown = error_of([&] { l.set("max_mesage_size", "1"); });
   EXPECT_TRUE(contains(unknown, "unknown limit 'max_mesage_size'")) << unknown;
   EXPECT_TRUE(contains(unknown, "max_message_size")) << unknown;  // lists the known ones
@@ -121,7 +128,7 @@ TEST(Settings, EveryBadValueIsRefusedWithTheFieldAndTheAcceptedRange) {
 
 TEST(Settings, ValidateChecksFieldsSetInCode) {
   nx::Limits l;
-  l.max_connections = 0;
+  l.max_connections = 10'000'001;
   EXPECT_TRUE(contains(error_of([&] { l.validate(); }), "max_connections"));
   l = {};
   l.ping_interval = 30s;
