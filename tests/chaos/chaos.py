@@ -772,9 +772,9 @@ class Worker:
         r = self.rng.random()
         if r < self.args.healthy_share:
             return HEALTHY_ROOM
-        if r < 0.85:
-            return f"churn-{self.rng.randrange(self.args.rooms)}"
-        return f"u-{os.getpid()}-{i}-{n}"
+        if r < self.args.healthy_share + self.args.unique_share:
+            return f"u-{os.getpid()}-{i}-{n}"  # a room of its own, empty again when it leaves
+        return f"churn-{self.rng.randrange(self.args.rooms)}"
 
     async def life(self, i: int, n: int) -> None:
         rng = self.rng
@@ -948,6 +948,7 @@ class Driver:
         self.healthy: list = []
         self.kills = 0
         self.samples: list = []  # (t, heap, rss)
+        self.peak_lag = 0.0  # the largest event-loop lag /metrics showed during the churn
         self.tag = uuid.uuid4().hex[:6]
 
     # -- processes -----------------------------------------------------------------------------
@@ -956,7 +957,8 @@ class Driver:
         a = self.args
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--port", str(self.server.port),
                "--seed", str(seed), "--clients", str(a.clients), "--rooms", str(a.rooms),
-               "--seconds", str(a.seconds), "--max-life", str(a.max_life), "--healthy-share", str(a.healthy_share)]
+               "--seconds", str(a.seconds), "--max-life", str(a.max_life), "--healthy-share", str(a.healthy_share),
+               "--unique-share", str(a.unique_share)]
         if a.fault == "badframe" and seed == a.seed:
             cmd += ["--fault", "badframe"]
         proc = await asyncio.create_subprocess_exec(*cmd, stdin=asyncio.subprocess.PIPE,
@@ -983,8 +985,10 @@ class Driver:
         t0 = time.monotonic()
         while not stop.is_set():
             try:
-                heap, rss, _ = await self.memory()
+                heap, rss, m = await self.memory()
                 self.samples.append((time.monotonic() - t0, heap, rss))
+                lag = max([v for k, v in m.items() if k.startswith("nexios_event_loop_last_lag_seconds")] + [0.0])
+                self.peak_lag = max(self.peak_lag, lag)
             except (OSError, RuntimeError, asyncio.TimeoutError) as e:
                 self.report.note(f"memory sample failed: {e!r}")
             try:
@@ -1212,6 +1216,15 @@ class Driver:
                f"after {fmt_bytes(rss)} (margin {self.args.rss_margin:g} MiB); history after: "
                f"{m.get('nexios_channel_history_entries'):.0f} entries, "
                f"{fmt_bytes(m.get('nexios_channel_history_bytes'))} of payload")
+        if self.args.measure_trim:
+            # A measurement aid (not a check): what RSS would be if glibc gave its free memory back.
+            proc = await asyncio.create_subprocess_exec(
+                "gdb", "-p", str(self.server.pid), "-batch", "-ex", "call (int)malloc_trim(0)",
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            await asyncio.wait_for(proc.wait(), 60)
+            trimmed_heap, trimmed_rss, _ = await self.memory()
+            r.rows["RSS after malloc_trim (gdb)"] = f"{fmt_bytes(trimmed_rss)} (heap {fmt_bytes(trimmed_heap)})"
+            r.note(f"memory: after malloc_trim(0) RSS {fmt_bytes(trimmed_rss)}, heap {fmt_bytes(trimmed_heap)}")
         if heap is None:
             r.fail("memory", "/metrics has no nexios_process_heap_bytes")
         elif heap > heap0 + heap_margin:
@@ -1318,6 +1331,7 @@ class Driver:
             ("warnings (unexpected / expected)", f"{c.get('warnings', 0)} / {c.get('expected_warnings', 0)}"),
             ("heap baseline / peak / after", " / ".join(fmt_bytes(x) for x in (base[0], peak[0], after[0]))),
             ("RSS baseline / peak / after", " / ".join(fmt_bytes(x) for x in (base[1], peak[1], after[1]))),
+            ("event-loop lag, largest sampled", f"{self.peak_lag * 1000:.0f} ms"),
             ("exit code at SIGTERM (seconds)", f"{c.get('exit_code', '?')} ({r.memory.get('stop_seconds', 0):.2f}s)"),
         ]
         rows += list(r.rows.items())
@@ -1354,6 +1368,8 @@ def parse_args(argv):
     p.add_argument("--healthy", type=int, default=4, help="healthy clients (default 4)")
     p.add_argument("--rate", type=float, default=4, help="numbered messages per second per healthy client")
     p.add_argument("--healthy-share", type=float, default=0.2, help="share of churn clients joining the healthy room")
+    p.add_argument("--unique-share", type=float, default=0.15,
+                   help="share of churn clients joining a room of their own (default 0.15)")
     p.add_argument("--max-life", type=float, default=4.0, help="longest life of a churn client, seconds")
     p.add_argument("--kill-every", type=float, default=6.0, help="seconds between two worker kills (SIGKILL)")
     p.add_argument("--dribble-bound", type=float, default=45.0,
@@ -1368,6 +1384,9 @@ def parse_args(argv):
                    help="seconds within which SIGTERM must end the server with 0 (default 15)")
     p.add_argument("--server-arg", dest="server_args", action="append", default=None,
                    help="an argument for the server (repeat it); also $NEXIOS_CHAOS_SERVER_ARGS (shell words)")
+    p.add_argument("--measure-trim", action="store_true",
+                   help="after the memory check, call malloc_trim(0) in the server with gdb and report RSS then "
+                        "(how the RSS margin was measured; needs gdb and ptrace rights)")
     p.add_argument("--log", help="where the server's log goes (default: a temporary file, kept)")
     p.add_argument("--seed", type=int, default=None)
     # Internal: a churn worker process.
