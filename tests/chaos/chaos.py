@@ -164,6 +164,26 @@ class Server:
                 pass
 
 
+_TCP_STATES = {"01": "established", "06": "time-wait", "07": "close", "08": "close-wait", "09": "last-ack",
+               "04": "fin-wait-1", "05": "fin-wait-2", "0B": "closing"}
+
+
+def server_tcp_states(port: int) -> dict:
+    """{state: count} of the TCP sockets whose local port is the server's (/proc/net/tcp)."""
+    out = Counter()
+    try:
+        with open("/proc/net/tcp") as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                local, state = fields[1], fields[3]
+                if int(local.split(":")[1], 16) == port and state != "0A":  # 0A: listening
+                    out[_TCP_STATES.get(state, state)] += 1
+    except OSError:
+        pass
+    return dict(out)
+
+
 async def http_get(port: int, path: str, timeout: float = OP_TIMEOUT) -> tuple:
     """(status, body bytes) of one GET over a fresh connection."""
     reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), timeout)
@@ -948,7 +968,8 @@ class Driver:
         self.healthy: list = []
         self.kills = 0
         self.samples: list = []  # (t, heap, rss)
-        self.peak_lag = 0.0  # the largest event-loop lag /metrics showed during the churn
+        self.peak_lag = 0.0
+        self.hostile_rounds = 0  # the largest event-loop lag /metrics showed during the churn
         self.tag = uuid.uuid4().hex[:6]
 
     # -- processes -----------------------------------------------------------------------------
@@ -1027,24 +1048,43 @@ class Driver:
         if churn:
             for k in range(a.workers):
                 self.workers.append(await self.spawn_worker(a.seed + k))
-        hostile = []
         port = self.server.port
-        for name in scenarios:
-            if name == "utf8-name":
-                hostile.append(scenario_utf8_name(port, r, self.tag))
-            elif name == "utf8-room":
-                hostile.append(scenario_utf8_room(port, r, self.tag))
-            elif name == "long-name":
-                hostile.append(scenario_long_name(port, r, self.tag))
-            elif name == "huge-number":
-                hostile.append(scenario_huge_number(port, r, self.tag))
-            elif name == "dribble":
-                hostile.append(scenario_dribble(port, r, self.tag, a.dribble_bound, a.dribble_interval))
-        hostile_tasks = [asyncio.ensure_future(self.guarded(c)) for c in hostile]
-
-        # The churn: kill a whole worker process every --kill-every seconds, replace it.
         duration = a.seconds if (churn or a.only == "healthy") else 0
         end = time.monotonic() + duration
+
+        def one_round(tag: str) -> list:
+            coros = []
+            for name in scenarios:
+                if name == "utf8-name":
+                    coros.append(scenario_utf8_name(port, r, tag))
+                elif name == "utf8-room":
+                    coros.append(scenario_utf8_room(port, r, tag))
+                elif name == "long-name":
+                    coros.append(scenario_long_name(port, r, tag))
+                elif name == "huge-number":
+                    coros.append(scenario_huge_number(port, r, tag))
+                elif name == "dribble":
+                    coros.append(scenario_dribble(port, r, tag, a.dribble_bound, a.dribble_interval))
+            return coros
+
+        async def hostile_rounds() -> None:
+            # Once, or (--hostile-every) again every so many seconds while the churn lasts.
+            n = 0
+            while True:
+                await asyncio.gather(*(self.guarded(c) for c in one_round(f"{self.tag}r{n}")))
+                n += 1
+                self.hostile_rounds = n
+                if a.hostile_every <= 0 or time.monotonic() + a.hostile_every > end:
+                    return
+                try:
+                    await asyncio.wait_for(stop.wait(), a.hostile_every)
+                    return
+                except asyncio.TimeoutError:
+                    pass
+
+        hostile_tasks = [asyncio.ensure_future(hostile_rounds())] if scenarios else []
+
+        # The churn: kill a whole worker process every --kill-every seconds, replace it.
         next_seed = a.seed + a.workers
         while time.monotonic() < end:
             try:
@@ -1165,13 +1205,15 @@ class Driver:
             ok = rooms is not None and expected(rooms) and got == gauges
             if first is None:
                 first = (json.dumps(rooms)[:300], got)
+                first_tcp = server_tcp_states(port)
             if ok or rooms is None or time.monotonic() > deadline:
                 break
             await asyncio.sleep(pause)  # the poll interval between two looks at the listing
             pause = min(pause * 2, 0.2)
         if ok and time.monotonic() - t0 > 1:
             r.note(f"ghosts: members and counts were right only {time.monotonic() - t0:.1f}s after the churn "
-                   f"(right after it: rooms {first[0]}, gauges {first[1]})")
+                   f"(right after it: rooms {first[0]}, gauges {first[1]}, the server's TCP connections on "
+                   f"its port by state {first_tcp})")
         ghosts = 0
         if rooms is not None and not expected(rooms):
             for room in rooms:
@@ -1322,6 +1364,7 @@ class Driver:
              f"{c.get('end_midframe', 0)} / {c.get('end_midhandshake', 0)}"),
             ("  worker processes killed (SIGKILL)", self.kills),
             ("  messages sent / frames received", f"{c.get('sent', 0)} / {c.get('frames_in', 0)}"),
+            ("hostile rounds", self.hostile_rounds),
             ("healthy clients / numbered messages", f"{len(self.healthy)} / {c.get('healthy_sent', 0)}"),
             ("holes", c.get("holes", 0)),
             ("reorders", c.get("reorders", 0)),
@@ -1375,6 +1418,9 @@ def parse_args(argv):
     p.add_argument("--dribble-bound", type=float, default=45.0,
                    help="seconds within which the server must close a connection dribbling one frame (default 45)")
     p.add_argument("--dribble-interval", type=float, default=2.0, help="seconds between two dribbled bytes")
+    p.add_argument("--hostile-every", type=float, default=0,
+                   help="run the hostile scenarios again every so many seconds of churn (default 0: once; "
+                        "make soak uses 120)")
     p.add_argument("--big-url-connections", type=int, default=60, help="connections per URL size in big-url")
     p.add_argument("--heap-margin", type=float, default=None, help="MiB the live heap may stay above baseline")
     p.add_argument("--rss-margin", type=float, default=None, help="MiB the RSS may stay above baseline")
