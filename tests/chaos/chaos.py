@@ -45,11 +45,9 @@ import random
 import re
 import shlex
 import signal
-import socket
 import sys
 import tempfile
 import time
-import urllib.parse
 import uuid
 from collections import Counter, defaultdict
 from typing import Optional
@@ -451,7 +449,6 @@ async def still_alive(ws: ChaosWS, timeout: float = OP_TIMEOUT) -> Optional[str]
 
 async def probe_room(port: int, path: str, report: Report, who: str) -> Optional[str]:
     """A later joiner: it must get its join message and the whole replay, and stay usable."""
-    got = 0
     try:
         j = await join_raw(port, path, report, who)
     except HandshakeRefused as e:
@@ -463,7 +460,7 @@ async def probe_room(port: int, path: str, report: Report, who: str) -> Optional
     try:
         why = await still_alive(j.ws)
         if why:
-            return f"a later joiner after {len(j.history) + 1 + got} messages: {why}"
+            return f"a later joiner, after its {len(j.history) + 1} messages of join and history: {why}"
         return None
     finally:
         await j.ws.close()
@@ -728,7 +725,7 @@ async def scenario_dribble(port: int, report: Report, tag: str, bound: float, in
 BIG_URL_BYTES = 8000
 
 
-async def scenario_big_url(port: int, report: Report, tag: str, n: int, server_pid: int) -> None:
+async def scenario_big_url(port: int, report: Report, tag: str, n: int) -> None:
     """Finding 4: per-connection memory with an 8,000-byte URL. n connections with a short URL,
     then n with an 8,000-byte one (each in a room of its own, so the history replays are equal);
     the live heap each long-URL connection holds beyond a short-URL one must stay under 1.5 times
@@ -1049,7 +1046,7 @@ class Driver:
         r.note(f"baseline: heap {fmt_bytes(heap0)}, RSS {fmt_bytes(rss0)}")
 
         if "big-url" in scenarios:
-            await scenario_big_url(self.server.port, r, self.tag, a.big_url_connections, self.server.pid)
+            await scenario_big_url(self.server.port, r, self.tag, a.big_url_connections)
 
         stop = asyncio.Event()
         sampler = asyncio.ensure_future(self.sample_loop(stop)) if churn else None
@@ -1181,7 +1178,7 @@ class Driver:
         want_users = sorted(h.name for h in self.healthy if h.lost is None)
         ghost_ws = None
         if self.args.fault == "ghost":
-            ghost_ws = await join_raw(port, f"/ws/chat/churn-ghost?username=ghost", r, "ghost (fault)")
+            ghost_ws = await join_raw(port, "/ws/chat/churn-ghost?username=ghost", r, "ghost (fault)")
 
         def expected(rooms) -> bool:
             if not want_users:

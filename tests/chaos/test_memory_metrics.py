@@ -7,7 +7,6 @@ exist, agree with /proc and with each other, and follow what the server holds.
 
 import os
 import sys
-import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 
