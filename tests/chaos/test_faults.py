@@ -1,13 +1,17 @@
 #!/usr/bin/python3
 """The chaos test's checks can fail: each deliberate fault of chaos.py --fault must make a short
-run fail with the check it targets, and the same run without a fault must pass.
+run fail with the check it targets, and the same run without a fault must pass. And the driver
+leaves no orphans: killed with SIGKILL, its server and worker processes die with it.
 
     /usr/bin/python3 tests/chaos/test_faults.py --binary build/bin/chat
 """
 
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -56,6 +60,57 @@ class Faults(unittest.TestCase):
         code, out = run_chaos("--only", "churn", "--seconds", "3", "--workers", "1", "--clients", "5",
                               "--fault", "badframe")
         self.assert_fails_with((code, out), "FAIL [frames]", "'utf8'")
+
+
+def children(pid: int) -> set:
+    out = set()
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out.update(int(c) for c in f.read().split())
+    except OSError:
+        pass
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+class NoOrphans(unittest.TestCase):
+    def test_killing_the_driver_kills_the_server_and_the_workers(self):
+        cmd = [sys.executable, os.path.join(HERE, "chaos.py"), "--binary", BINARY, "--only", "churn",
+               "--seconds", "60", "--workers", "2", "--clients", "5"]
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            line = b""
+            deadline = time.monotonic() + 30
+            while b"server pid" not in line and time.monotonic() < deadline:
+                line = p.stdout.readline()
+            m = re.search(rb"server pid (\d+)", line)
+            self.assertIsNotNone(m, line)
+            server = int(m.group(1))
+            # The workers start after the healthy clients have joined: wait for both of them.
+            deadline = time.monotonic() + 30
+            while len(children(p.pid) - {server}) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)  # the poll interval between two looks at /proc
+            kids = children(p.pid)
+            self.assertIn(server, kids)
+            self.assertGreaterEqual(len(kids), 3, kids)
+            p.send_signal(signal.SIGKILL)
+            p.wait(10)
+            deadline = time.monotonic() + 10
+            while any(alive(k) for k in kids) and time.monotonic() < deadline:
+                time.sleep(0.05)  # the poll interval between two looks at /proc
+            self.assertEqual([k for k in kids if alive(k)], [], "children outlived the driver")
+        finally:
+            if p.poll() is None:
+                p.kill()
+            p.stdout.close()
 
 
 if __name__ == "__main__":
