@@ -1439,7 +1439,7 @@ def parse_args(argv):
     p.add_argument("--measure-trim", action="store_true",
                    help="after the memory check, call malloc_trim(0) in the server with gdb and report RSS then "
                         "(how the RSS margin was measured; needs gdb and ptrace rights)")
-    p.add_argument("--log", help="where the server's log goes (default: a temporary file, kept)")
+    p.add_argument("--log", help="where the server's log goes (default: a temporary file, kept if a check failed)")
     p.add_argument("--seed", type=int, default=None)
     # Internal: a churn worker process.
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -1462,7 +1462,8 @@ def main(argv=None) -> int:
         args.heap_margin = DEFAULT_HEAP_MARGIN_MIB
     if args.rss_margin is None:
         args.rss_margin = DEFAULT_RSS_MARGIN_MIB
-    if args.log is None:
+    temporary_log = args.log is None
+    if temporary_log:
         fd, args.log = tempfile.mkstemp(prefix="nexios-chaos-", suffix=".log")
         os.close(fd)
     print(f"chaos: seed {args.seed}, {args.seconds:g}s, only={args.only}, fault={args.fault}", flush=True)
@@ -1477,7 +1478,10 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(hard)
     try:
-        return asyncio.run(driver.run())
+        code = asyncio.run(driver.run())
+        if code == 0 and temporary_log:
+            os.unlink(args.log)  # kept only when something failed
+        return code
     except Exception as e:  # noqa: BLE001
         print(f"chaos: FAIL [driver] {e!r}", flush=True)
         if driver.server is not None:

@@ -11,6 +11,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -19,9 +20,11 @@ BINARY = None
 
 
 def run_chaos(*args, timeout=180):
-    cmd = [sys.executable, os.path.join(HERE, "chaos.py"), "--binary", BINARY, "--settle", "3", *args]
-    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       timeout=timeout)
+    with tempfile.TemporaryDirectory(prefix="nexios-chaos-faults-") as tmp:
+        cmd = [sys.executable, os.path.join(HERE, "chaos.py"), "--binary", BINARY, "--settle", "3",
+               "--log", os.path.join(tmp, "server.log"), *args]
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=timeout)
     return p.returncode, p.stdout.decode("utf-8", "replace")
 
 
