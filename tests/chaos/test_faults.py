@@ -86,8 +86,10 @@ def alive(pid: int) -> bool:
 
 class NoOrphans(unittest.TestCase):
     def test_killing_the_driver_kills_the_server_and_the_workers(self):
+        tmp = tempfile.TemporaryDirectory(prefix="nexios-chaos-orphans-")
+        self.addCleanup(tmp.cleanup)
         cmd = [sys.executable, os.path.join(HERE, "chaos.py"), "--binary", BINARY, "--only", "churn",
-               "--seconds", "60", "--workers", "2", "--clients", "5"]
+               "--seconds", "60", "--workers", "2", "--clients", "5", "--log", os.path.join(tmp.name, "server.log")]
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             line = b""
