@@ -10,8 +10,12 @@ CMAKE_FLAGS ?=
 # Seconds each fuzz target runs: a smoke run in `make test`, longer with `make fuzz`.
 FUZZ_SMOKE_SECONDS ?= 30
 FUZZ_SECONDS ?= 600
+# Seconds of churn in `make soak` (the chaos test of tests/chaos/, run for as long as asked);
+# SOAK_ARGS adds options of tests/chaos/chaos.py (e.g. --only churn, --workers 4).
+SOAK_SECONDS ?= 600
+SOAK_ARGS ?=
 
-.PHONY: all deps deps-demo configure build demo test test-sanitizers fuzz clean
+.PHONY: all deps deps-demo configure build demo test test-sanitizers fuzz soak clean
 
 all: build
 
@@ -58,6 +62,17 @@ test-sanitizers: deps
 # Longer fuzzing; crashes are saved under fuzz/regressions/ and replayed by `make test`.
 fuzz: deps
 	@bash fuzz/run.sh $(FUZZ_SECONDS)
+
+# The chaos test for SOAK_SECONDS: examples/chat under churn with healthy and hostile clients
+# (the hostile ones again every 120 s),
+# then the summary table (clients, messages, holes, reorders, duplicates, ghosts, bad frames,
+# warnings, memory baseline/peak/after, exit code). Fails if any check fails.
+# A configured build directory is kept as it is (only the chat example is built); a new one is
+# configured as `make build` does.
+soak:
+	@if [ ! -f $(BUILD_DIR)/CMakeCache.txt ]; then $(MAKE) configure; fi
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target nexios_example_chat
+	@/usr/bin/python3 tests/chaos/chaos.py --binary $(BUILD_DIR)/bin/chat --seconds $(SOAK_SECONDS) --hostile-every 120 $(SOAK_ARGS)
 
 clean:
 	@rm -rf $(BUILD_DIR) build-asan build-tsan build-fuzz

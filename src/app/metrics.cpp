@@ -3,7 +3,9 @@
 // The counters are per event loop (transport/stats.hpp: one writer each, relaxed atomics) and are
 // summed here, on whatever thread serves the scrape, together with the process-wide block that
 // other threads count into. The channel registry is read under its lock into four numbers; the
-// text is formatted after the lock is released.
+// text is formatted after the lock is released. The process's memory (the allocator's statistics
+// from glibc's mallinfo2() and the resident set from /proc/self/statm) is read first, so the
+// scrape's own buffers are not counted in it.
 
 #include "app/metrics.hpp"
 
@@ -17,7 +19,16 @@
 
 #include <array>
 #include <chrono>
+#include <cstdio>
+#include <optional>
 #include <vector>
+
+#include <unistd.h>
+
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+#include <malloc.h>
+#define NEXIOS_HAVE_MALLINFO2 1
+#endif
 
 namespace nexios::detail {
 
@@ -125,6 +136,43 @@ struct Totals {
   }
 };
 
+// What the process holds, read at scrape time.
+struct ProcessMemory {
+  // glibc's allocator (mallinfo2(), summed over every arena): bytes handed out to the program
+  // (uordblks + hblkhd), bytes kept free inside the arenas (fordblks: what malloc_trim could
+  // give back), bytes obtained from the system (arena + hblkhd).
+  bool have_heap = false;
+  std::uint64_t heap_in_use = 0;
+  std::uint64_t heap_free = 0;
+  std::uint64_t heap_system = 0;
+  // /proc/self/statm: resident and virtual size, in bytes.
+  std::optional<std::uint64_t> resident;
+  std::optional<std::uint64_t> virtual_size;
+};
+
+ProcessMemory read_process_memory() {
+  ProcessMemory m;
+#ifdef NEXIOS_HAVE_MALLINFO2
+  const struct mallinfo2 mi = ::mallinfo2();
+  m.have_heap = true;
+  m.heap_in_use = mi.uordblks + mi.hblkhd;
+  m.heap_free = mi.fordblks;
+  m.heap_system = mi.arena + mi.hblkhd;
+#endif
+  if (std::FILE* f = std::fopen("/proc/self/statm", "re")) {
+    unsigned long long size_pages = 0;
+    unsigned long long resident_pages = 0;
+    if (std::fscanf(f, "%llu %llu", &size_pages, &resident_pages) == 2) {
+      const long page = ::sysconf(_SC_PAGESIZE);
+      const auto page_bytes = static_cast<std::uint64_t>(page > 0 ? page : 4096);
+      m.resident = resident_pages * page_bytes;
+      m.virtual_size = size_pages * page_bytes;
+    }
+    std::fclose(f);
+  }
+  return m;
+}
+
 template <std::size_t N>
 std::array<std::uint64_t, N + 1> buckets_of(const stats::Histogram<N>& h) {
   std::array<std::uint64_t, N + 1> b{};
@@ -137,6 +185,7 @@ std::array<std::uint64_t, N + 1> buckets_of(const stats::Histogram<N>& h) {
 }  // namespace
 
 std::string render_prometheus(transport::Server* server) {
+  const ProcessMemory memory = read_process_memory();
   const bool running = server != nullptr && server->running();
   Totals t;
   t.add(stats::shared_block());
@@ -237,6 +286,24 @@ std::string render_prometheus(transport::Server* server) {
   w.sample("nexios_log_dropped_total", "", log_lines_dropped());
   w.family("nexios_process_start_time_seconds", "gauge", "Start time of the process, in seconds since the Unix epoch.");
   w.sample("nexios_process_start_time_seconds", "", process_start_seconds);
+  if (memory.resident) {
+    w.family("nexios_process_resident_memory_bytes", "gauge", "Resident set size of the process (/proc/self/statm).");
+    w.sample("nexios_process_resident_memory_bytes", "", *memory.resident);
+    w.family("nexios_process_virtual_memory_bytes", "gauge", "Virtual memory size of the process (/proc/self/statm).");
+    w.sample("nexios_process_virtual_memory_bytes", "", *memory.virtual_size);
+  }
+  if (memory.have_heap) {
+    w.family("nexios_process_heap_bytes", "gauge",
+             "Live heap: bytes the allocator has handed out and not yet been given back (glibc mallinfo2: "
+             "uordblks + hblkhd, over every arena).");
+    w.sample("nexios_process_heap_bytes", "", memory.heap_in_use);
+    w.family("nexios_process_heap_free_bytes", "gauge",
+             "Bytes free inside the allocator's arenas, kept by the process (glibc mallinfo2: fordblks).");
+    w.sample("nexios_process_heap_free_bytes", "", memory.heap_free);
+    w.family("nexios_process_heap_system_bytes", "gauge",
+             "Bytes the allocator has obtained from the system (glibc mallinfo2: arena + hblkhd).");
+    w.sample("nexios_process_heap_system_bytes", "", memory.heap_system);
+  }
   return w.take();
 }
 
