@@ -53,26 +53,32 @@ class Dispatcher {
 /// Made only by SharedFrame::make, which refuses a text frame whose payload is not valid UTF-8:
 /// with Connection::ws_send it is the one path every text payload takes to the wire.
 class SharedFrame {
-  struct Key {
-    explicit Key() = default;
-  };
-
  public:
   /// The unmasked server frame for `payload`, or nullptr when `opcode` is text and `payload` is
   /// not valid UTF-8.
   static std::shared_ptr<const SharedFrame> make(ws::Opcode opcode, std::string_view payload);
+  /// The same frame by value, for an owner that embeds it (a saved history entry shares its
+  /// control block with the frame); std::nullopt for text that is not valid UTF-8.
+  static std::optional<SharedFrame> encode(ws::Opcode opcode, std::string_view payload);
 
-  SharedFrame(Key, std::size_t header_size, std::vector<std::uint8_t> frame) noexcept
-      : bytes(std::move(frame)), header_size_(header_size) {}
+  SharedFrame(SharedFrame&&) noexcept = default;
+  SharedFrame& operator=(SharedFrame&&) noexcept = default;
+  SharedFrame(const SharedFrame&) = delete;
+  SharedFrame& operator=(const SharedFrame&) = delete;
+  ~SharedFrame() = default;
 
+  /// Header and payload, as they go on the wire.
+  [[nodiscard]] const std::vector<std::uint8_t>& bytes() const noexcept { return bytes_; }
   /// The payload (the frame less its header).
   [[nodiscard]] std::string_view payload() const noexcept {
-    return {reinterpret_cast<const char*>(bytes.data()) + header_size_, bytes.size() - header_size_};
+    return {reinterpret_cast<const char*>(bytes_.data()) + header_size_, bytes_.size() - header_size_};
   }
 
-  const std::vector<std::uint8_t> bytes;  // header + payload
-
  private:
+  SharedFrame(std::vector<std::uint8_t> frame, std::size_t header_size) noexcept
+      : bytes_(std::move(frame)), header_size_(header_size) {}
+
+  std::vector<std::uint8_t> bytes_;
   std::size_t header_size_;
 };
 

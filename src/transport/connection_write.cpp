@@ -46,9 +46,9 @@ void Connection::append_frame(ws::Opcode opcode, std::string_view payload) {
   worker_.stats.ws_send_queue_bytes.add(static_cast<std::int64_t>(size));
 }
 
-std::shared_ptr<const SharedFrame> SharedFrame::make(ws::Opcode opcode, std::string_view payload) {
+std::optional<SharedFrame> SharedFrame::encode(ws::Opcode opcode, std::string_view payload) {
   if (opcode == ws::Opcode::text && !detail::is_valid_utf8(payload)) {
-    return nullptr;
+    return std::nullopt;
   }
   std::uint8_t header[ws::max_frame_header_size];
   const std::size_t hlen = ws::encode_frame_header(header, opcode, payload.size());
@@ -56,7 +56,15 @@ std::shared_ptr<const SharedFrame> SharedFrame::make(ws::Opcode opcode, std::str
   bytes.reserve(hlen + payload.size());
   bytes.insert(bytes.end(), header, header + hlen);
   bytes.insert(bytes.end(), payload.begin(), payload.end());
-  return std::make_shared<const SharedFrame>(Key{}, hlen, std::move(bytes));
+  return SharedFrame(std::move(bytes), hlen);
+}
+
+std::shared_ptr<const SharedFrame> SharedFrame::make(ws::Opcode opcode, std::string_view payload) {
+  auto frame = encode(opcode, payload);
+  if (!frame) {
+    return nullptr;
+  }
+  return std::make_shared<const SharedFrame>(std::move(*frame));
 }
 
 SendStatus Connection::ws_send(ws::Opcode opcode, std::string_view payload) {
@@ -102,7 +110,7 @@ SendStatus Connection::ws_send_shared(std::shared_ptr<const SharedFrame> frame) 
   if (peer_closed_ || transport_failed_ || finished_) {
     return SendStatus::peer_gone;
   }
-  const std::size_t size = frame->bytes.size();
+  const std::size_t size = frame->bytes().size();
   if (queued_bytes_ + size > limits().max_send_queue) {
     if (limits().slow_consumer_policy == Limits::SlowConsumerPolicy::close) {
       // The client is being dropped: what it has not started to receive is not sent.
@@ -158,7 +166,7 @@ void Connection::start_write() {
   gather_.clear();
   for (const auto& s : inflight_.segments) {
     if (s.frame) {
-      gather_.emplace_back(s.frame->bytes.data(), s.frame->bytes.size());
+      gather_.emplace_back(s.frame->bytes.data(), s.frame->bytes().size());
     } else {
       gather_.emplace_back(inflight_.bytes.data() + s.offset, s.size);
     }
