@@ -217,18 +217,19 @@ void Connection::process_input() {
         msg_end_ += ev.size;
         break;
       }
-      case ws::FrameEvent::Type::message_end:
+      case ws::FrameEvent::Type::message_end: {
         if (discarding_) {
           msg_active_ = false;
           break;
         }
-        note_activity();
+        const auto now = steady::now();
+        note_activity(now);
         if (!msg_active_) {
           msg_begin_ = rb_begin_;
           msg_end_ = rb_begin_;
         }
         msg_active_ = false;
-        if ((limits().max_messages_per_second != 0 || over_rate()) && !admit_message(steady::now())) {
+        if ((limits().max_messages_per_second != 0 || over_rate()) && !admit_message(now)) {
           continue;  // over the rate: dropped (drop policy, counted) or the connection is failing (close)
         }
         slot_full_ = true;
@@ -237,10 +238,11 @@ void Connection::process_input() {
         bytes_in_ += msg_end_ - msg_begin_;
         worker_.stats.ws_messages_in.add();
         worker_.stats.ws_bytes_in.add(msg_end_ - msg_begin_);
-        last_in_ns_.store(steady::now().time_since_epoch().count(), std::memory_order_relaxed);
+        last_in_ns_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
         delivered_ = false;
         msg_ready_.notify_all();
         return;
+      }
       case ws::FrameEvent::Type::control:
         on_control(ev.opcode, ev.view());
         break;
@@ -295,8 +297,8 @@ void Connection::release_read_buffer() noexcept {
   }
 }
 
-void Connection::note_activity() noexcept {
-  last_activity_ = steady::now();
+void Connection::note_activity(steady::time_point now) noexcept {
+  last_activity_ = now;
   if (!frames_.in_message()) {
     partial_ = false;  // the next unfinished message starts its own clock
   }
@@ -335,7 +337,7 @@ void Connection::note_partial_input() {
 
 void Connection::on_control(ws::Opcode opcode, std::string_view payload) {
   if (opcode == ws::Opcode::ping || opcode == ws::Opcode::pong) {
-    note_activity();
+    note_activity(steady::now());
   }
   switch (opcode) {
     case ws::Opcode::ping:

@@ -335,7 +335,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Liveness. Activity is a complete data message, ping or pong (not a byte: a peer dribbling
   // bytes of a message it never finishes is not active); idle_timeout counts from it.
-  void note_activity() noexcept;
+  void note_activity(std::chrono::steady_clock::time_point now) noexcept;
   /// Called before each wait for input: starts the message_timeout clock when the input ends
   /// inside a frame or a fragmented message.
   void note_partial_input();
