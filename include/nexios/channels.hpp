@@ -330,8 +330,8 @@ struct HistoryQuery {
 struct ReplayResult {
   /// Entries queued on the channel's connection.
   std::size_t sent = 0;
-  /// Entries that could not go to this channel (a text frame that would not be valid UTF-8),
-  /// skipped without ending the connection.
+  /// Entries that could not go to this channel (its queue full under the drop policy, or a form
+  /// it cannot take), skipped without ending the connection.
   std::size_t skipped = 0;
 };
 

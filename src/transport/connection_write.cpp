@@ -166,7 +166,7 @@ void Connection::start_write() {
   gather_.clear();
   for (const auto& s : inflight_.segments) {
     if (s.frame) {
-      gather_.emplace_back(s.frame->bytes.data(), s.frame->bytes().size());
+      gather_.emplace_back(s.frame->bytes().data(), s.frame->bytes().size());
     } else {
       gather_.emplace_back(inflight_.bytes.data() + s.offset, s.size);
     }

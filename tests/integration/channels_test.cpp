@@ -812,7 +812,7 @@ TEST(ChannelBox, HistoryEntriesAreSharedNotCopied) {
 
 // Replay to a joiner over a real socket: the saved frames arrive in order, in the joiner's payload
 // type, and an entry that cannot go to it is skipped without ending its connection.
-TEST(ChannelBox, ReplayHistoryToAJoinerSkipsWhatItCannotTake) {
+TEST(ChannelBox, ReplayHistoryToAJoinerNeverHoldsWhatItCannotTake) {
   nx::ChannelRegistry registry;
   Mailbox<nx::ReplayResult> replayed;
   nx::App app;
@@ -840,13 +840,15 @@ TEST(ChannelBox, ReplayHistoryToAJoinerSkipsWhatItCannotTake) {
   run(registry.group_send("room", boost::json::object{{"n", 1}}, true));
   boost::json::object bad;
   bad["name"] = boost::json::string(std::string_view("bad\xff", 4));  // not UTF-8: no text frame may carry it
-  run(registry.group_send("room", bad, true));
+  // Refused before anything is sent or saved, so no joiner can ever be handed it.
+  EXPECT_THROW(run(registry.group_send("room", bad, true)), std::invalid_argument);
   run(registry.group_send("room", nx::Payload("plain text"), true));
   run(registry.group_send("room", boost::json::object{{"n", 4}}, true));
-  for (int i = 0; i < 4; ++i) {
+  EXPECT_EQ(registry.history("room").size(), 3u);
+  for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(first.read_message().opcode, Opcode::binary);
   }
-  // A JSON joiner: three of four go (the text as a JSON string), the bad one is skipped.
+  // A JSON joiner: all three go (the text as a JSON string).
   TestClient joiner(served.port());
   ASSERT_EQ(joiner.handshake("/replay/room?type=json").status, 101);
   EXPECT_EQ(joiner.read_text(), "{\"n\":1}");
@@ -854,8 +856,8 @@ TEST(ChannelBox, ReplayHistoryToAJoinerSkipsWhatItCannotTake) {
   EXPECT_EQ(joiner.read_text(), "{\"n\":4}");
   const nx::ReplayResult r = replayed.take();
   EXPECT_EQ(r.sent, 3u);
-  EXPECT_EQ(r.skipped, 1u);
-  EXPECT_EQ(registry.stats().history_replay_skipped, 1u);
+  EXPECT_EQ(r.skipped, 0u);
+  EXPECT_EQ(registry.stats().history_replay_skipped, 0u);
   // Its connection is still there: it gets the next group message.
   run(registry.group_send("room", boost::json::object{{"n", 5}}, false));
   EXPECT_EQ(joiner.read_text(), "{\"n\":5}");
