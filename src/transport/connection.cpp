@@ -155,7 +155,16 @@ void Connection::on_readable(const boost::system::error_code& ec) {
     }
   }
   if (rec && rec != asio::error::would_block && rec != asio::error::try_again) {
+    // The end of input with no close frame from the peer: it has left (1006). Finish now: frames
+    // still queued for it, or a close handshake it will never answer, would only hold the
+    // connection (and its place in groups) until close_timeout.
+    const bool abandoned = phase_ == Phase::websocket && !peer_closed_;
     on_peer_gone(ws::close_code::abnormal, {}, rec != asio::error::eof);
+    if (abandoned) {
+      reader_running_ = false;
+      finish();
+      return;
+    }
     end_reader();
     return;
   }

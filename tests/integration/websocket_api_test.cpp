@@ -472,3 +472,29 @@ TEST(WebSocketApi, ResetWithMessagesQueuedLeavesTheServerServing) {
   fresh.send_text("still serving");
   EXPECT_EQ(fresh.read_text(), "still serving");
 }
+
+// A peer that ends its side of TCP without a close frame has left: the server finishes the
+// connection at once, even with frames queued for it, instead of holding it (and its groups)
+// until close_timeout. (The handler here lingers after the disconnect, as a handler that cleans up
+// does: by then the queued frames have been written, and nothing else would end the connection.)
+TEST(WebSocketApi, PeerLeavingWithoutACloseFrameIsFinishedAtOnce) {
+  nx::App app;
+  app.limits.close_timeout = std::chrono::seconds(60);
+  Mailbox<std::string> box;
+  app.ws_route("/ws", [&](nx::WebSocket ws) -> nx::Task<> {
+    co_await ws.accept();
+    co_await ws.send_text(std::string(3 * 1024 * 1024, 'x'));  // queued: more than the socket takes at once
+    co_await report(box, [&]() -> nx::Task<> { (void)co_await ws.receive_text(); });
+    boost::asio::steady_timer linger(co_await boost::asio::this_coro::executor, std::chrono::milliseconds(300));
+    co_await linger.async_wait(boost::asio::use_awaitable);
+  });
+  Served s(app);
+  TestClient c(s.port(), std::chrono::seconds(20));
+  ASSERT_EQ(c.handshake("/ws").status, 101);
+  c.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send);  // FIN, no close frame
+  // The server closes the socket: reading ends (at EOF) long before close_timeout (60 s); a
+  // server that held the connection would make fill() throw when its 20-s read timeout expires.
+  while (c.fill()) {
+  }
+  EXPECT_EQ(box.take(), "WebSocketDisconnect:1006:");
+}
