@@ -1,7 +1,36 @@
 #pragma once
-// Library-internal access to channels (not part of the public API).
+// Library-internal access to channels (not part of the public API): the channel's state
+// (ChannelImpl) and the registry's (ChannelRegistry::Impl), shared by channel.cpp, registry.cpp,
+// fanout.cpp and the app.
+//
+// Concurrency model:
+// - A channel belongs to one connection, hence to one event-loop thread. Everything that touches
+//   its connection (sending, closing, timers) runs on that thread; other threads post there.
+// - A registry has one mutex guarding its groups, histories and directory. It is never held while
+//   user code runs or while anything is sent. Lock order: registry mutex, then channel mutex.
+// - A group keeps an immutable snapshot of its members, bucketed by event loop. group_send takes
+//   the snapshot under the lock (one reference count), then delivers without it: members joining
+//   or leaving meanwhile do not disturb a fan-out in progress. One task is posted per other
+//   event loop, never one per member.
 
 #include <nexios/channels.hpp>
+
+#include "app/history.hpp"
+#include "app/websocket_impl.hpp"
+#include "transport/connection.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace nexios::detail {
 
@@ -17,4 +46,103 @@ Channel make_consumer_channel(WebSocket ws, PayloadType type, std::chrono::milli
 /// `server` (a transport::Server). Returns how many were asked to close.
 std::size_t close_channels_of(const void* server, std::uint16_t code, std::string_view reason);
 
+using steady = std::chrono::steady_clock;
+
+inline std::int64_t steady_ns(steady::time_point t) noexcept { return t.time_since_epoch().count(); }
+
+struct ChannelImpl : std::enable_shared_from_this<ChannelImpl> {
+  ChannelImpl(WebSocket w, PayloadType t, std::chrono::milliseconds expires, boost::json::object meta);
+
+  WebSocket ws;
+  std::shared_ptr<transport::Connection> conn;
+  boost::asio::any_io_executor executor;
+  const void* loop_key;
+  const std::string id;
+  const std::chrono::system_clock::time_point created;
+  const steady::time_point created_steady;
+  const std::chrono::milliseconds ttl;
+  const PayloadType type;
+  boost::json::object metadata;
+  std::atomic<std::int64_t> touched_ns;
+  bool detached_by_owner = false;  // consumers: left after on_disconnect, by the consumer itself
+  std::optional<boost::asio::steady_timer> expiry_timer;
+
+  // Guarded by `mutex` (lock order: a registry's mutex first).
+  std::mutex mutex;
+  bool ended = false;
+  struct Link {
+    ChannelRegistry::Impl* registry;
+    std::vector<std::string> groups;
+  };
+  std::vector<Link> links;
+
+  [[nodiscard]] steady::time_point last_activity() const noexcept {
+    const std::int64_t t = std::max({touched_ns.load(std::memory_order_relaxed), conn->last_message_in_ns(),
+                                     conn->last_message_out_ns()});
+    return steady::time_point(steady::duration(t));
+  }
+
+  [[nodiscard]] bool is_expired(steady::time_point now) const noexcept {
+    return ttl.count() > 0 && now - last_activity() >= ttl;
+  }
+
+  /// Queues a frame on the connection; must run on the channel's thread.
+  bool deliver(const std::shared_ptr<const transport::SharedFrame>& f) {
+    return conn->ws_send_shared(f) == transport::SendStatus::queued;
+  }
+
+  void start(ChannelRegistry::Impl& global);
+  void arm_expiry();
+  void expire();
+  void detach_all();
+};
+
 }  // namespace nexios::detail
+
+namespace nexios {
+
+struct ChannelRegistry::Impl {
+  using ChannelImpl = detail::ChannelImpl;
+  struct Bucket {
+    boost::asio::any_io_executor executor;
+    const void* key = nullptr;
+    unsigned type_mask = 0;
+    std::vector<std::shared_ptr<ChannelImpl>> members;
+  };
+  struct Snapshot {
+    std::vector<Bucket> buckets;
+    unsigned type_mask = 0;
+    std::size_t size = 0;
+  };
+  struct Group {
+    std::vector<std::shared_ptr<ChannelImpl>> members;  // joining order
+    std::shared_ptr<const Snapshot> snapshot;
+  };
+
+  mutable std::mutex mutex;
+  std::map<std::string, Group, std::less<>> groups;
+  detail::HistoryStore history;
+  ChannelLimits limits;
+  std::map<std::string, std::weak_ptr<ChannelImpl>, std::less<>> directory;
+
+  // ---- membership (called with `mutex` held) ---------------------------------------------------
+
+  static void rebuild(Group& g);
+  /// Removes `ch` from `group` (mutex held). Returns the status; the channel's link is the
+  /// caller's business.
+  ChannelRemoveStatusEnum remove_member(std::string_view group, const ChannelImpl* ch);
+  /// Records (channel mutex held) that `ch` is known to this registry, and member of `group`.
+  void link(ChannelImpl& ch, const std::string* group);
+  /// Groups of this registry `ch` is a member of (channel mutex held).
+  std::size_t group_count(const ChannelImpl& ch) const;
+  void unlink_group(ChannelImpl& ch, std::string_view group);
+
+  // ---- these take the mutex themselves ---------------------------------------------------------
+
+  /// Called by a channel whose connection ended: leave every group, leave the directory.
+  void detach(const ChannelImpl* ch, const std::vector<std::string>& member_of);
+  std::vector<std::shared_ptr<ChannelImpl>> live_channels() const;
+  void register_channel(const std::shared_ptr<ChannelImpl>& ch);
+};
+
+}  // namespace nexios

@@ -1,0 +1,59 @@
+#pragma once
+// Fan-out: the wire forms of a payload, encoded once, and their delivery to a group's snapshot
+// of members (local event loop inline, one posted task per other event loop) or to one channel.
+
+#include "app/channels_internal.hpp"
+
+#include <nexios/ws/frame.hpp>
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace nexios::detail {
+
+/// One frame (header + payload) ready to be shared by every connection that sends it.
+std::shared_ptr<const transport::SharedFrame> make_frame(ws::Opcode opcode, std::string_view payload);
+
+/// The (at most three) wire forms of one payload, encoded once and shared by every member.
+class Frames {
+ public:
+  explicit Frames(const Payload& p) : payload_(p) {}
+
+  /// Encodes what members of the given payload types need (call before sharing across threads).
+  void prepare(unsigned type_mask);
+
+  const std::shared_ptr<const transport::SharedFrame>& get(PayloadTypeEnum type);
+
+  [[nodiscard]] const std::shared_ptr<const transport::SharedFrame>& get(PayloadTypeEnum type) const {
+    return frames_[static_cast<std::size_t>(slot_for(type))];
+  }
+
+ private:
+  enum class Slot : std::uint8_t { text = 0, binary = 1, json_string = 2 };
+
+  [[nodiscard]] Slot slot_for(PayloadTypeEnum type) const noexcept;
+  const std::string& serialized();
+
+  const Payload& payload_;
+  std::optional<std::string> serialized_;
+  std::array<std::shared_ptr<const transport::SharedFrame>, 3> frames_;
+};
+
+struct FanoutCounts {
+  std::size_t delivered = 0;
+  std::size_t dropped = 0;
+};
+
+/// Delivers the prepared `frames` to every member of `snap` (without the registry's lock) and
+/// records the fan-out's duration since `started`.
+Task<FanoutCounts> fan_out(std::shared_ptr<const ChannelRegistry::Impl::Snapshot> snap,
+                           std::shared_ptr<const Frames> frames, steady::time_point started);
+
+/// Delivers the prepared `frames` to one channel, on its own event loop. True if its connection
+/// took the frame.
+Task<bool> deliver_to(std::shared_ptr<ChannelImpl> ch, std::shared_ptr<const Frames> frames);
+
+}  // namespace nexios::detail

@@ -1,0 +1,368 @@
+// ChannelRegistry: group membership, the directory of live channels, and the public functions
+// (group_send and send_to hand their frames to fanout.cpp; history lives in history.cpp).
+
+#include <nexios/channels.hpp>
+
+#include "app/channels_internal.hpp"
+#include "app/fanout.hpp"
+
+#include <nexios/detail/utf8.hpp>
+#include <nexios/ws/rfc6455.hpp>
+
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace nexios {
+
+namespace asio = boost::asio;
+using detail::ChannelImpl;
+using detail::steady;
+
+// =================================================================================================
+// ChannelRegistry::Impl
+// =================================================================================================
+
+void ChannelRegistry::Impl::rebuild(Group& g) {
+  auto snap = std::make_shared<Snapshot>();
+  for (const auto& m : g.members) {
+    auto it = std::find_if(snap->buckets.begin(), snap->buckets.end(),
+                           [&](const Bucket& b) { return b.key == m->loop_key; });
+    if (it == snap->buckets.end()) {
+      snap->buckets.push_back(Bucket{m->executor, m->loop_key, 0, {}});
+      it = snap->buckets.end() - 1;
+    }
+    it->members.push_back(m);
+    const unsigned bit = 1u << static_cast<unsigned>(m->type.value());
+    it->type_mask |= bit;
+    snap->type_mask |= bit;
+  }
+  snap->size = g.members.size();
+  g.snapshot = std::move(snap);
+}
+
+ChannelRemoveStatusEnum ChannelRegistry::Impl::remove_member(std::string_view group, const ChannelImpl* ch) {
+  auto git = groups.find(group);
+  if (git == groups.end()) {
+    return ChannelRemoveStatusEnum::GROUP_DOES_NOT_EXIST;
+  }
+  auto& members = git->second.members;
+  auto it = std::find_if(members.begin(), members.end(), [&](const auto& m) { return m.get() == ch; });
+  if (it == members.end()) {
+    return ChannelRemoveStatusEnum::CHANNEL_DOES_NOT_EXIST;
+  }
+  members.erase(it);
+  if (members.empty()) {
+    // The group goes; its history stays (a room that empties keeps its messages) until
+    // flush_history or the total cap evicts it.
+    groups.erase(git);
+    return ChannelRemoveStatusEnum::GROUP_REMOVED;
+  }
+  rebuild(git->second);
+  return ChannelRemoveStatusEnum::CHANNEL_REMOVED;
+}
+
+void ChannelRegistry::Impl::detach(const ChannelImpl* ch, const std::vector<std::string>& member_of) {
+  std::lock_guard lock(mutex);
+  for (const auto& g : member_of) {
+    remove_member(g, ch);
+  }
+  auto it = directory.find(ch->id);
+  if (it != directory.end()) {
+    directory.erase(it);
+  }
+}
+
+std::vector<std::shared_ptr<ChannelImpl>> ChannelRegistry::Impl::live_channels() const {
+  std::vector<std::shared_ptr<ChannelImpl>> out;
+  std::lock_guard lock(mutex);
+  out.reserve(directory.size());
+  for (const auto& [id, weak] : directory) {
+    if (auto ch = weak.lock()) {
+      out.push_back(std::move(ch));
+    }
+  }
+  return out;
+}
+
+void ChannelRegistry::Impl::register_channel(const std::shared_ptr<ChannelImpl>& ch) {
+  std::lock_guard lock(mutex);
+  std::lock_guard clock(ch->mutex);
+  if (ch->ended) {
+    return;
+  }
+  directory.insert_or_assign(ch->id, ch);
+  link(*ch, nullptr);
+}
+
+void ChannelRegistry::Impl::link(ChannelImpl& ch, const std::string* group) {
+  auto it = std::find_if(ch.links.begin(), ch.links.end(), [&](const auto& l) { return l.registry == this; });
+  if (it == ch.links.end()) {
+    ch.links.push_back(ChannelImpl::Link{this, {}});
+    it = ch.links.end() - 1;
+  }
+  if (group != nullptr && std::find(it->groups.begin(), it->groups.end(), *group) == it->groups.end()) {
+    it->groups.push_back(*group);
+  }
+}
+
+std::size_t ChannelRegistry::Impl::group_count(const ChannelImpl& ch) const {
+  for (const auto& l : ch.links) {
+    if (l.registry == this) {
+      return l.groups.size();
+    }
+  }
+  return 0;
+}
+
+void ChannelRegistry::Impl::unlink_group(ChannelImpl& ch, std::string_view group) {
+  for (auto& l : ch.links) {
+    if (l.registry == this) {
+      auto it = std::find(l.groups.begin(), l.groups.end(), group);
+      if (it != l.groups.end()) {
+        l.groups.erase(it);
+      }
+    }
+  }
+}
+
+// =================================================================================================
+// ChannelRegistry
+// =================================================================================================
+
+ChannelRegistry::ChannelRegistry(ChannelLimits limits) : impl_(std::make_unique<Impl>()) {
+  limits.validate();
+  impl_->limits = limits;
+}
+
+ChannelRegistry::~ChannelRegistry() {
+  // Channels that outlive this registry must forget it.
+  std::lock_guard lock(impl_->mutex);
+  std::vector<std::shared_ptr<ChannelImpl>> known;
+  for (const auto& [id, weak] : impl_->directory) {
+    if (auto ch = weak.lock()) {
+      known.push_back(std::move(ch));
+    }
+  }
+  for (const auto& [name, g] : impl_->groups) {
+    known.insert(known.end(), g.members.begin(), g.members.end());
+  }
+  for (const auto& ch : known) {
+    std::lock_guard clock(ch->mutex);
+    auto& links = ch->links;
+    links.erase(std::remove_if(links.begin(), links.end(), [&](const auto& l) { return l.registry == impl_.get(); }),
+                links.end());
+  }
+}
+
+ChannelRegistry& ChannelRegistry::global() {
+  static ChannelRegistry registry;
+  return registry;
+}
+
+ChannelAddStatusEnum ChannelRegistry::add_channel_to_group(const Channel& channel, std::string_view group) {
+  auto& ch = channel.impl();
+  std::lock_guard lock(impl_->mutex);
+  const ChannelLimits& limits = impl_->limits;
+  if (group.empty() || group.size() > limits.max_group_name_bytes || !detail::is_valid_utf8(group)) {
+    return ChannelAddStatusEnum::INVALID_GROUP_NAME;
+  }
+  std::lock_guard clock(ch->mutex);
+  if (ch->ended) {
+    return ChannelAddStatusEnum::CHANNEL_CLOSED;
+  }
+  auto it = impl_->groups.find(group);
+  const bool created = it == impl_->groups.end();
+  if (created && impl_->groups.size() >= limits.max_groups) {
+    return ChannelAddStatusEnum::GROUP_LIMIT_REACHED;
+  }
+  const bool member = !created && std::find(it->second.members.begin(), it->second.members.end(), ch) !=
+                                      it->second.members.end();
+  if (!member) {
+    if (!created && it->second.members.size() >= limits.max_members_per_group) {
+      return ChannelAddStatusEnum::GROUP_FULL;
+    }
+    if (impl_->group_count(*ch) >= limits.max_groups_per_channel) {
+      return ChannelAddStatusEnum::CHANNEL_GROUP_LIMIT_REACHED;
+    }
+    if (created) {
+      it = impl_->groups.try_emplace(std::string(group)).first;
+    }
+    it->second.members.push_back(ch);
+    Impl::rebuild(it->second);
+  }
+  impl_->directory.insert_or_assign(ch->id, ch);
+  impl_->link(*ch, &it->first);
+  return created ? ChannelAddStatusEnum::CHANNEL_ADDED : ChannelAddStatusEnum::CHANNEL_EXIST;
+}
+
+ChannelRemoveStatusEnum ChannelRegistry::remove_channel_from_group(const Channel& channel, std::string_view group) {
+  auto& ch = channel.impl();
+  std::lock_guard lock(impl_->mutex);
+  const auto status = impl_->remove_member(group, ch.get());
+  if (status == ChannelRemoveStatusEnum::CHANNEL_REMOVED || status == ChannelRemoveStatusEnum::GROUP_REMOVED) {
+    std::lock_guard clock(ch->mutex);
+    impl_->unlink_group(*ch, group);
+  }
+  return status;
+}
+
+Task<GroupSendResult> ChannelRegistry::group_send(std::string_view group_view, Payload payload, bool save_history) {
+  const auto started = steady::now();
+  const std::string group(group_view);
+  GroupSendResult result;
+  if (payload.is_text() && !detail::is_valid_utf8(payload.text())) {
+    throw std::invalid_argument("group_send: a text payload must be valid UTF-8 (use Payload::bytes for binary data)");
+  }
+  std::shared_ptr<const Impl::Snapshot> snap;
+  const std::size_t size = save_history ? payload.size() : 0;
+  {
+    std::lock_guard lock(impl_->mutex);
+    auto it = impl_->groups.find(group);
+    if (it == impl_->groups.end()) {
+      co_return result;  // NO_SUCH_GROUP: nothing sent, nothing saved
+    }
+    snap = it->second.snapshot;
+    if (save_history) {
+      result.history_offset = impl_->history.save(group, payload, size, impl_->limits);
+    }
+  }
+  result.status = GroupSendStatusEnum::GROUP_SEND;
+
+  auto frames = std::make_shared<detail::Frames>(payload);
+  frames->prepare(snap->type_mask);
+  const detail::FanoutCounts counts = co_await detail::fan_out(std::move(snap), std::move(frames), started);
+  result.delivered = counts.delivered;
+  result.dropped = counts.dropped;
+  co_return result;
+}
+
+std::vector<ChannelMessage> ChannelRegistry::show_history(std::string_view group) const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->history.copy(group);
+}
+
+std::map<std::string, std::vector<ChannelMessage>> ChannelRegistry::show_history() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->history.copy_all();
+}
+
+void ChannelRegistry::flush_history() {
+  std::lock_guard lock(impl_->mutex);
+  impl_->history.clear();
+}
+
+void ChannelRegistry::flush_history(std::string_view group) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->history.clear(group);
+}
+
+std::map<std::string, std::vector<Channel>> ChannelRegistry::show_groups() const {
+  std::lock_guard lock(impl_->mutex);
+  std::map<std::string, std::vector<Channel>> out;
+  for (const auto& [name, g] : impl_->groups) {
+    auto& v = out[name];
+    v.reserve(g.members.size());
+    for (const auto& m : g.members) {
+      v.emplace_back(m);
+    }
+  }
+  return out;
+}
+
+std::vector<Channel> ChannelRegistry::group(std::string_view group) const {
+  std::lock_guard lock(impl_->mutex);
+  std::vector<Channel> out;
+  auto it = impl_->groups.find(group);
+  if (it != impl_->groups.end()) {
+    out.reserve(it->second.members.size());
+    for (const auto& m : it->second.members) {
+      out.emplace_back(m);
+    }
+  }
+  return out;
+}
+
+std::size_t ChannelRegistry::group_size(std::string_view group) const {
+  std::lock_guard lock(impl_->mutex);
+  auto it = impl_->groups.find(group);
+  return it == impl_->groups.end() ? 0 : it->second.members.size();
+}
+
+Task<bool> ChannelRegistry::send_to(std::string_view channel_id, Payload payload) {
+  if (payload.is_text() && !detail::is_valid_utf8(payload.text())) {
+    throw std::invalid_argument("send_to: a text payload must be valid UTF-8 (use Payload::bytes for binary data)");
+  }
+  std::shared_ptr<ChannelImpl> ch;
+  {
+    std::lock_guard lock(impl_->mutex);
+    auto it = impl_->directory.find(channel_id);
+    if (it != impl_->directory.end()) {
+      ch = it->second.lock();
+    }
+  }
+  if (!ch) {
+    co_return false;
+  }
+  auto frames = std::make_shared<detail::Frames>(payload);
+  frames->prepare(1u << static_cast<unsigned>(ch->type.value()));
+  co_return co_await detail::deliver_to(std::move(ch), std::move(frames));
+}
+
+std::size_t ChannelRegistry::close_all_connections(std::uint16_t code, std::string_view reason) {
+  if (!ws::is_valid_close_code(code) || reason.size() > ws::max_close_reason || !detail::is_valid_utf8(reason)) {
+    throw std::invalid_argument("close_all_connections: invalid close code or reason");
+  }
+  const auto channels = impl_->live_channels();
+  const std::string why(reason);
+  for (const auto& ch : channels) {
+    asio::post(ch->executor, [ch, code, why] {
+      if (ch->conn->is_websocket()) {
+        ch->conn->ws_close(code, why);
+      }
+    });
+  }
+  std::lock_guard lock(impl_->mutex);
+  impl_->groups.clear();
+  return channels.size();
+}
+
+std::size_t ChannelRegistry::clean_expired() { return clean_expired(steady::now()); }
+
+std::size_t ChannelRegistry::clean_expired(steady::time_point now) {
+  std::size_t n = 0;
+  for (const auto& ch : impl_->live_channels()) {
+    if (ch->is_expired(now)) {
+      ch->expire();
+      ++n;
+    }
+  }
+  return n;
+}
+
+void ChannelRegistry::set_limits(ChannelLimits limits) {
+  limits.validate();
+  std::lock_guard lock(impl_->mutex);
+  impl_->limits = limits;
+  impl_->history.apply_limits(impl_->limits);
+}
+
+ChannelLimits ChannelRegistry::limits() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->limits;
+}
+
+ChannelRegistryStats ChannelRegistry::stats() const {
+  ChannelRegistryStats st;
+  std::lock_guard lock(impl_->mutex);
+  st.groups = impl_->groups.size();
+  for (const auto& [name, g] : impl_->groups) {
+    st.members += g.members.size();
+  }
+  st.history_entries = impl_->history.entries();
+  st.history_bytes = impl_->history.bytes();
+  return st;
+}
+
+}  // namespace nexios
