@@ -10,6 +10,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <vector>
 
@@ -79,15 +80,24 @@ const std::string& Frames::serialized() {
 }
 
 // ---- delivery -------------------------------------------------------------------------------------
+//
+// A fan-out is delivered in slices of at most `fanout_batch` members per event loop: the first
+// slice of the caller's own loop inline, the rest by a drain task that delivers one slice, then
+// posts itself again, so that whatever else the loop has to do (reads, handshakes, HTTP, flushes)
+// runs between slices. Each loop keeps one first-come-first-served queue of the fan-outs it has not
+// finished (LoopQueue): a fan-out that finds the queue busy waits its turn instead of delivering
+// inline, so a message never overtakes an earlier one still being delivered to the same members.
+// No allocation per member, at most one task per slice; the queue's storage is reused.
 
 namespace {
 
 using Bucket = ChannelRegistry::Impl::Bucket;
 
-// Completion of a fan-out that spans several event loops: the last loop to finish resumes the
-// caller (on the caller's own executor). Like any asynchronous operation it keeps the caller's
-// executor busy ("outstanding work") until then, so the caller's event loop cannot run out of work
-// and be destroyed while another thread is still handing the result over.
+// Completion of a fan-out that does not finish inline (other loops, or slices still to deliver):
+// the last share to finish resumes the caller (on the caller's own executor). Like any
+// asynchronous operation it keeps the caller's executor busy ("outstanding work") until then, so
+// the caller's event loop cannot run out of work and be destroyed while another thread is still
+// handing the result over.
 struct FanoutState {
   using Handler = asio::detail::awaitable_handler<asio::any_io_executor>;
   std::atomic<std::size_t> remaining{0};
@@ -114,74 +124,222 @@ struct FanoutState {
   }
 };
 
-void deliver_bucket(const Bucket& bucket, const Frames& frames, std::size_t& delivered, std::size_t& dropped) {
-  for (const auto& m : bucket.members) {
-    if (m->deliver(frames.get(m->type.value()))) {
-      ++delivered;
-    } else {
-      ++dropped;
+// One fan-out's share on one event loop: the members of a bucket (or one channel, for send_to)
+// and how far their delivery got.
+struct Job {
+  std::shared_ptr<const ChannelRegistry::Impl::Snapshot> snap;  // keeps `bucket`'s members alive
+  std::shared_ptr<const Frames> frames;                         // keeps the bytes alive
+  std::shared_ptr<FanoutState> state;                           // set once the job can be queued
+  const Bucket* bucket = nullptr;
+  std::shared_ptr<ChannelImpl> single;  // when there is no bucket
+  std::size_t batch = 1;
+  std::size_t next = 0;
+  std::size_t delivered = 0;
+  std::size_t dropped = 0;
+
+  [[nodiscard]] std::size_t size() const noexcept { return bucket != nullptr ? bucket->members.size() : 1; }
+  [[nodiscard]] bool done() const noexcept { return next >= size(); }
+  [[nodiscard]] ChannelImpl& member(std::size_t i) const noexcept {
+    return bucket != nullptr ? *bucket->members[i] : *single;
+  }
+
+  /// Delivers to at most `budget` more members; returns how many it delivered to.
+  std::size_t deliver_slice(std::size_t budget) {
+    const std::size_t end = std::min(size(), next + budget);
+    const std::size_t first = next;
+    for (; next < end; ++next) {
+      ChannelImpl& m = member(next);
+      if (m.deliver(frames->get(m.type.value()))) {
+        ++delivered;
+      } else {
+        ++dropped;
+      }
+    }
+    return end - first;
+  }
+
+  /// Hands the counts to the fan-out and tells it this share is done.
+  void complete() {
+    state->delivered.fetch_add(delivered, std::memory_order_relaxed);
+    state->dropped.fetch_add(dropped, std::memory_order_relaxed);
+    state->finish_one();
+  }
+};
+
+// The fan-outs one event loop has not finished delivering, first come first served. One per
+// thread (each event loop runs on one thread); shared with its drain task so that either may go
+// first (the thread at exit, or the loop destroying a drain task it never ran).
+class LoopQueue : public std::enable_shared_from_this<LoopQueue> {
+ public:
+  /// The queue of the calling thread's event loop.
+  static LoopQueue& here() {
+    thread_local const std::shared_ptr<LoopQueue> queue = std::make_shared<LoopQueue>();
+    return *queue;
+  }
+
+  [[nodiscard]] bool idle() const noexcept { return head_ == jobs_.size(); }
+
+  /// Delivers the first slice of `job` now if nothing waits before it, and queues what is left.
+  /// Must run on `ex`, the loop the job's members belong to.
+  void start(Job job, const asio::any_io_executor& ex) {
+    if (idle()) {
+      job.deliver_slice(job.batch);
+      if (job.done()) {
+        job.complete();
+        return;
+      }
+    }
+    enqueue(std::move(job), ex);
+  }
+
+  /// Queues `job` behind the others; its first member is `job.next`.
+  void enqueue(Job job, const asio::any_io_executor& ex) {
+    jobs_.push_back(std::move(job));
+    if (!scheduled_) {
+      scheduled_ = true;
+      asio::post(ex, DrainTask(shared_from_this()));
     }
   }
-}
+
+ private:
+  // The posted task that delivers one slice. Move-only: if the loop destroys it without running it
+  // (an io_context destroyed with work pending), the jobs it would have delivered go with it, as
+  // posted handlers do.
+  class DrainTask {
+   public:
+    explicit DrainTask(std::shared_ptr<LoopQueue> q) noexcept : q_(std::move(q)) {}
+    DrainTask(DrainTask&&) noexcept = default;
+    DrainTask& operator=(DrainTask&&) noexcept = default;
+    DrainTask(const DrainTask&) = delete;
+    DrainTask& operator=(const DrainTask&) = delete;
+    ~DrainTask() {
+      if (q_) {
+        q_->abandon();
+      }
+    }
+    void operator()() {
+      const std::shared_ptr<LoopQueue> q = std::move(q_);
+      q->drain();
+    }
+
+   private:
+    std::shared_ptr<LoopQueue> q_;
+  };
+
+  // One slice: at most the first job's batch of members, across as many jobs as it takes.
+  void drain() {
+    const asio::any_io_executor ex = jobs_[head_].bucket != nullptr ? jobs_[head_].bucket->executor
+                                                                     : jobs_[head_].single->executor;
+    std::size_t budget = jobs_[head_].batch;
+    while (budget > 0 && !idle()) {
+      Job& job = jobs_[head_];
+      budget -= job.deliver_slice(budget);
+      if (job.done()) {
+        Job finished = std::move(job);
+        pop();
+        finished.complete();
+      }
+    }
+    if (idle()) {
+      scheduled_ = false;
+    } else {
+      asio::post(ex, DrainTask(shared_from_this()));
+    }
+  }
+
+  void pop() {
+    if (++head_ == jobs_.size()) {
+      jobs_.clear();  // keeps the capacity: no allocation once warm
+      head_ = 0;
+    }
+  }
+
+  void abandon() noexcept {
+    jobs_.clear();
+    head_ = 0;
+    scheduled_ = false;
+  }
+
+  std::vector<Job> jobs_;
+  std::size_t head_ = 0;
+  bool scheduled_ = false;
+};
 
 }  // namespace
 
 Task<FanoutCounts> fan_out(std::shared_ptr<const ChannelRegistry::Impl::Snapshot> snap,
-                           std::shared_ptr<const Frames> frames, steady::time_point started) {
+                           std::shared_ptr<const Frames> frames, steady::time_point started, std::size_t batch) {
   FanoutCounts result;
+  batch = std::max<std::size_t>(batch, 1);
   const auto here = co_await asio::this_coro::executor;
-  auto state = std::make_shared<FanoutState>();
   std::vector<const Bucket*> remote;
+  const Bucket* local = nullptr;
   for (const auto& b : snap->buckets) {
     if (b.executor == here) {
-      deliver_bucket(b, *frames, result.delivered, result.dropped);
+      local = &b;
     } else {
       remote.push_back(&b);
     }
   }
-  if (!remote.empty()) {
-    state->remaining = remote.size();
-    co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
-        [&](auto handler) {
-          state->wait_with(std::move(handler));
-          for (const Bucket* b : remote) {
-            // The task holds the snapshot (members alive) and the frames (bytes alive).
-            asio::post(b->executor, [state, snap, frames, b] {
-              std::size_t d = 0;
-              std::size_t x = 0;
-              deliver_bucket(*b, *frames, d, x);
-              state->delivered += d;
-              state->dropped += x;
-              state->finish_one();
-            });
-          }
-        },
-        asio::use_awaitable);
-    result.delivered += state->delivered.load();
-    result.dropped += state->dropped.load();
-    transport::stats::observe_group_send(std::chrono::nanoseconds(state->done_ns.load() - steady_ns(started)));
-  } else {
-    transport::stats::observe_group_send(steady::now() - started);
+  // This loop's members: the first slice now, unless earlier fan-outs on this loop are unfinished.
+  std::optional<Job> local_rest;
+  if (local != nullptr) {
+    Job job{snap, frames, nullptr, local, nullptr, batch, 0, 0, 0};
+    if (LoopQueue::here().idle()) {
+      job.deliver_slice(batch);
+    }
+    if (job.done()) {
+      result.delivered += job.delivered;
+      result.dropped += job.dropped;
+    } else {
+      local_rest.emplace(std::move(job));
+    }
   }
+  if (remote.empty() && !local_rest) {
+    transport::stats::observe_group_send(steady::now() - started);
+    co_return result;
+  }
+  auto state = std::make_shared<FanoutState>();
+  state->remaining = remote.size() + (local_rest ? 1 : 0);
+  co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
+      [&](auto handler) {
+        state->wait_with(std::move(handler));
+        if (local_rest) {
+          local_rest->state = state;
+          LoopQueue::here().enqueue(std::move(*local_rest), here);
+        }
+        for (const Bucket* b : remote) {
+          // The task holds the snapshot (members alive) and the frames (bytes alive).
+          asio::post(b->executor, [state, snap, frames, b, batch] {
+            LoopQueue::here().start(Job{snap, frames, state, b, nullptr, batch, 0, 0, 0}, b->executor);
+          });
+        }
+      },
+      asio::use_awaitable);
+  result.delivered += state->delivered.load();
+  result.dropped += state->dropped.load();
+  transport::stats::observe_group_send(std::chrono::nanoseconds(state->done_ns.load() - steady_ns(started)));
   co_return result;
 }
 
 Task<bool> deliver_to(std::shared_ptr<ChannelImpl> ch, std::shared_ptr<const Frames> frames) {
   const auto here = co_await asio::this_coro::executor;
-  if (ch->executor == here) {
+  if (ch->executor == here && LoopQueue::here().idle()) {
     co_return ch->deliver(frames->get(ch->type.value()));
   }
+  // On another loop, or behind fan-outs this loop has not finished: in its turn, on its loop.
   auto state = std::make_shared<FanoutState>();
   state->remaining = 1;
   co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
       [&](auto handler) {
         state->wait_with(std::move(handler));
-        asio::post(ch->executor, [state, ch, frames] {
-          if (ch->deliver(frames->get(ch->type.value()))) {
-            ++state->delivered;
-          }
-          state->finish_one();
-        });
+        if (ch->executor == here) {
+          LoopQueue::here().enqueue(Job{nullptr, frames, state, nullptr, ch, 1, 0, 0, 0}, here);
+        } else {
+          asio::post(ch->executor, [state, ch, frames] {
+            LoopQueue::here().start(Job{nullptr, frames, state, nullptr, ch, 1, 0, 0, 0}, ch->executor);
+          });
+        }
       },
       asio::use_awaitable);
   co_return state->delivered.load() == 1;

@@ -217,8 +217,10 @@ Task<GroupSendResult> ChannelRegistry::group_send(std::string_view group_view, P
   }
   std::shared_ptr<const Impl::Snapshot> snap;
   const std::size_t size = save_history ? payload.size() : 0;
+  std::size_t batch = 0;
   {
     std::lock_guard lock(impl_->mutex);
+    batch = impl_->limits.fanout_batch;
     auto it = impl_->groups.find(group);
     if (it == impl_->groups.end()) {
       co_return result;  // NO_SUCH_GROUP: nothing sent, nothing saved
@@ -232,7 +234,7 @@ Task<GroupSendResult> ChannelRegistry::group_send(std::string_view group_view, P
 
   auto frames = std::make_shared<detail::Frames>(payload);
   frames->prepare(snap->type_mask);
-  const detail::FanoutCounts counts = co_await detail::fan_out(std::move(snap), std::move(frames), started);
+  const detail::FanoutCounts counts = co_await detail::fan_out(std::move(snap), std::move(frames), started, batch);
   result.delivered = counts.delivered;
   result.dropped = counts.dropped;
   co_return result;
