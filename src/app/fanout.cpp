@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <vector>
 
 namespace nexios::detail {
@@ -82,12 +83,16 @@ const std::string& Frames::serialized() {
 // ---- delivery -------------------------------------------------------------------------------------
 //
 // A fan-out is delivered in slices of at most `fanout_batch` members per event loop: the first
-// slice of the caller's own loop inline, the rest by a drain task that delivers one slice, then
-// posts itself again, so that whatever else the loop has to do (reads, handshakes, HTTP, flushes)
-// runs between slices. Each loop keeps one first-come-first-served queue of the fan-outs it has not
-// finished (LoopQueue): a fan-out that finds the queue busy waits its turn instead of delivering
-// inline, so a message never overtakes an earlier one still being delivered to the same members.
-// No allocation per member, at most one task per slice; the queue's storage is reused.
+// slice inline (on the caller's loop, or in the one task posted to each other loop), the rest by a
+// drain task that delivers one slice, then posts itself again, so that whatever else the loop has
+// to do (reads, handshakes, HTTP, the writes just queued, other groups' messages) runs between
+// slices. Order: each loop keeps, per group, a first-come-first-served lane of the fan-outs it has
+// not finished (LoopQueue); a fan-out to a group whose lane is busy waits its turn instead of
+// delivering inline, so a message never reaches a member before an earlier message to the same
+// group that is still in slices — even when members joined or left in between and so sit in other
+// slices. A fan-out to a group with nothing pending (any small room) is delivered inline at once,
+// however busy the loop is with a big one. The drain task serves the busy lanes in turn. No
+// allocation per member, at most one task per slice.
 
 namespace {
 
@@ -124,31 +129,25 @@ struct FanoutState {
   }
 };
 
-// One fan-out's share on one event loop: the members of a bucket (or one channel, for send_to)
-// and how far their delivery got.
+// One fan-out's share on one event loop: the members of a bucket, and how far delivery got.
 struct Job {
   std::shared_ptr<const ChannelRegistry::Impl::Snapshot> snap;  // keeps `bucket`'s members alive
   std::shared_ptr<const Frames> frames;                         // keeps the bytes alive
   std::shared_ptr<FanoutState> state;                           // set once the job can be queued
   const Bucket* bucket = nullptr;
-  std::shared_ptr<ChannelImpl> single;  // when there is no bucket
   std::size_t batch = 1;
   std::size_t next = 0;
   std::size_t delivered = 0;
   std::size_t dropped = 0;
 
-  [[nodiscard]] std::size_t size() const noexcept { return bucket != nullptr ? bucket->members.size() : 1; }
-  [[nodiscard]] bool done() const noexcept { return next >= size(); }
-  [[nodiscard]] ChannelImpl& member(std::size_t i) const noexcept {
-    return bucket != nullptr ? *bucket->members[i] : *single;
-  }
+  [[nodiscard]] bool done() const noexcept { return next >= bucket->members.size(); }
 
   /// Delivers to at most `budget` more members; returns how many it delivered to.
   std::size_t deliver_slice(std::size_t budget) {
-    const std::size_t end = std::min(size(), next + budget);
     const std::size_t first = next;
+    const std::size_t end = std::min(bucket->members.size(), next + budget);
     for (; next < end; ++next) {
-      ChannelImpl& m = member(next);
+      ChannelImpl& m = *bucket->members[next];
       if (m.deliver(frames->get(m.type.value()))) {
         ++delivered;
       } else {
@@ -166,9 +165,10 @@ struct Job {
   }
 };
 
-// The fan-outs one event loop has not finished delivering, first come first served. One per
-// thread (each event loop runs on one thread); shared with its drain task so that either may go
-// first (the thread at exit, or the loop destroying a drain task it never ran).
+// The fan-outs one event loop has not finished delivering: one first-come-first-served lane per
+// group with unfinished fan-outs. One per thread (each event loop runs on one thread); shared with
+// its drain task so that either may go first (the thread at exit, or the loop destroying a drain
+// task it never ran).
 class LoopQueue : public std::enable_shared_from_this<LoopQueue> {
  public:
   /// The queue of the calling thread's event loop.
@@ -177,31 +177,42 @@ class LoopQueue : public std::enable_shared_from_this<LoopQueue> {
     return *queue;
   }
 
-  [[nodiscard]] bool idle() const noexcept { return head_ == jobs_.size(); }
+  /// True if no fan-out to the group `key` waits on this loop.
+  [[nodiscard]] bool idle(const void* key) const noexcept { return find(key) == lanes_.size(); }
 
-  /// Delivers the first slice of `job` now if nothing waits before it, and queues what is left.
-  /// Must run on `ex`, the loop the job's members belong to.
-  void start(Job job, const asio::any_io_executor& ex) {
-    if (idle()) {
+  /// Delivers the first slice of `job` now if nothing of its group waits before it, and queues what
+  /// is left. Must run on `ex`, the loop the job's members belong to.
+  void start(const void* key, Job job, const asio::any_io_executor& ex) {
+    if (idle(key)) {
       job.deliver_slice(job.batch);
       if (job.done()) {
         job.complete();
         return;
       }
     }
-    enqueue(std::move(job), ex);
+    enqueue(key, std::move(job), ex);
   }
 
-  /// Queues `job` behind the others; its first member is `job.next`.
-  void enqueue(Job job, const asio::any_io_executor& ex) {
-    jobs_.push_back(std::move(job));
+  /// Queues `job` behind the group's other unfinished fan-outs; its first member is `job.next`.
+  void enqueue(const void* key, Job job, const asio::any_io_executor& ex) {
+    std::size_t i = find(key);
+    if (i == lanes_.size()) {
+      lanes_.push_back(Lane{key, {}});
+    }
+    lanes_[i].jobs.push_back(std::move(job));
     if (!scheduled_) {
       scheduled_ = true;
+      ex_ = ex;
       asio::post(ex, DrainTask(shared_from_this()));
     }
   }
 
  private:
+  struct Lane {
+    const void* key;
+    std::deque<Job> jobs;  // stable references while a slice is being delivered
+  };
+
   // The posted task that delivers one slice. Move-only: if the loop destroys it without running it
   // (an io_context destroyed with work pending), the jobs it would have delivered go with it, as
   // posted handlers do.
@@ -226,49 +237,63 @@ class LoopQueue : public std::enable_shared_from_this<LoopQueue> {
     std::shared_ptr<LoopQueue> q_;
   };
 
-  // One slice: at most the first job's batch of members, across as many jobs as it takes.
+  [[nodiscard]] std::size_t find(const void* key) const noexcept {
+    std::size_t i = 0;
+    while (i < lanes_.size() && lanes_[i].key != key) {
+      ++i;
+    }
+    return i;
+  }
+
+  // One slice: at most a batch of members, taken from the busy lanes in turn (the next run starts
+  // with the lane after the last one served), each lane's fan-outs in order.
   void drain() {
-    const asio::any_io_executor ex = jobs_[head_].bucket != nullptr ? jobs_[head_].bucket->executor
-                                                                     : jobs_[head_].single->executor;
-    std::size_t budget = jobs_[head_].batch;
-    while (budget > 0 && !idle()) {
-      Job& job = jobs_[head_];
+    if (lanes_.empty()) {
+      scheduled_ = false;
+      return;
+    }
+    std::size_t turn = next_lane_ % lanes_.size();
+    std::size_t budget = lanes_[turn].jobs.front().batch;
+    while (budget > 0 && !lanes_.empty()) {
+      turn %= lanes_.size();
+      Job& job = lanes_[turn].jobs.front();  // a deque's elements stay put if lanes_ grows meanwhile
       budget -= job.deliver_slice(budget);
       if (job.done()) {
         Job finished = std::move(job);
-        pop();
+        Lane& lane = lanes_[turn];
+        lane.jobs.pop_front();
+        if (lane.jobs.empty()) {
+          lanes_.erase(lanes_.begin() + static_cast<std::ptrdiff_t>(turn));  // the next lane moves here
+        } else {
+          ++turn;
+        }
         finished.complete();
       }
     }
-    if (idle()) {
+    next_lane_ = turn;
+    if (lanes_.empty()) {
       scheduled_ = false;
     } else {
-      asio::post(ex, DrainTask(shared_from_this()));
-    }
-  }
-
-  void pop() {
-    if (++head_ == jobs_.size()) {
-      jobs_.clear();  // keeps the capacity: no allocation once warm
-      head_ = 0;
+      asio::post(ex_, DrainTask(shared_from_this()));
     }
   }
 
   void abandon() noexcept {
-    jobs_.clear();
-    head_ = 0;
+    lanes_.clear();
     scheduled_ = false;
   }
 
-  std::vector<Job> jobs_;
-  std::size_t head_ = 0;
+  std::vector<Lane> lanes_;
+  std::size_t next_lane_ = 0;
   bool scheduled_ = false;
+  asio::any_io_executor ex_;
 };
 
 }  // namespace
 
 Task<FanoutCounts> fan_out(std::shared_ptr<const ChannelRegistry::Impl::Snapshot> snap,
-                           std::shared_ptr<const Frames> frames, steady::time_point started, std::size_t batch) {
+                           std::shared_ptr<const Frames> frames, steady::time_point started, std::size_t batch,
+                           const void* group_key) {
   FanoutCounts result;
   batch = std::max<std::size_t>(batch, 1);
   const auto here = co_await asio::this_coro::executor;
@@ -281,11 +306,11 @@ Task<FanoutCounts> fan_out(std::shared_ptr<const ChannelRegistry::Impl::Snapshot
       remote.push_back(&b);
     }
   }
-  // This loop's members: the first slice now, unless earlier fan-outs on this loop are unfinished.
+  // This loop's members: the first slice now, unless earlier fan-outs to the group are unfinished.
   std::optional<Job> local_rest;
   if (local != nullptr) {
-    Job job{snap, frames, nullptr, local, nullptr, batch, 0, 0, 0};
-    if (LoopQueue::here().idle()) {
+    Job job{snap, frames, nullptr, local, batch, 0, 0, 0};
+    if (LoopQueue::here().idle(group_key)) {
       job.deliver_slice(batch);
     }
     if (job.done()) {
@@ -306,12 +331,12 @@ Task<FanoutCounts> fan_out(std::shared_ptr<const ChannelRegistry::Impl::Snapshot
         state->wait_with(std::move(handler));
         if (local_rest) {
           local_rest->state = state;
-          LoopQueue::here().enqueue(std::move(*local_rest), here);
+          LoopQueue::here().enqueue(group_key, std::move(*local_rest), here);
         }
         for (const Bucket* b : remote) {
           // The task holds the snapshot (members alive) and the frames (bytes alive).
-          asio::post(b->executor, [state, snap, frames, b, batch] {
-            LoopQueue::here().start(Job{snap, frames, state, b, nullptr, batch, 0, 0, 0}, b->executor);
+          asio::post(b->executor, [state, snap, frames, b, batch, group_key] {
+            LoopQueue::here().start(group_key, Job{snap, frames, state, b, batch, 0, 0, 0}, b->executor);
           });
         }
       },
@@ -324,22 +349,20 @@ Task<FanoutCounts> fan_out(std::shared_ptr<const ChannelRegistry::Impl::Snapshot
 
 Task<bool> deliver_to(std::shared_ptr<ChannelImpl> ch, std::shared_ptr<const Frames> frames) {
   const auto here = co_await asio::this_coro::executor;
-  if (ch->executor == here && LoopQueue::here().idle()) {
+  if (ch->executor == here) {
     co_return ch->deliver(frames->get(ch->type.value()));
   }
-  // On another loop, or behind fan-outs this loop has not finished: in its turn, on its loop.
   auto state = std::make_shared<FanoutState>();
   state->remaining = 1;
   co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
       [&](auto handler) {
         state->wait_with(std::move(handler));
-        if (ch->executor == here) {
-          LoopQueue::here().enqueue(Job{nullptr, frames, state, nullptr, ch, 1, 0, 0, 0}, here);
-        } else {
-          asio::post(ch->executor, [state, ch, frames] {
-            LoopQueue::here().start(Job{nullptr, frames, state, nullptr, ch, 1, 0, 0, 0}, ch->executor);
-          });
-        }
+        asio::post(ch->executor, [state, ch, frames] {
+          if (ch->deliver(frames->get(ch->type.value()))) {
+            ++state->delivered;
+          }
+          state->finish_one();
+        });
       },
       asio::use_awaitable);
   co_return state->delivered.load() == 1;

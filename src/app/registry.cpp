@@ -218,6 +218,7 @@ Task<GroupSendResult> ChannelRegistry::group_send(std::string_view group_view, P
   std::shared_ptr<const Impl::Snapshot> snap;
   const std::size_t size = save_history ? payload.size() : 0;
   std::size_t batch = 0;
+  const void* group_key = nullptr;  // orders this group's fan-outs on each loop
   {
     std::lock_guard lock(impl_->mutex);
     batch = impl_->limits.fanout_batch;
@@ -225,6 +226,7 @@ Task<GroupSendResult> ChannelRegistry::group_send(std::string_view group_view, P
     if (it == impl_->groups.end()) {
       co_return result;  // NO_SUCH_GROUP: nothing sent, nothing saved
     }
+    group_key = &it->second;
     snap = it->second.snapshot;
     if (save_history) {
       result.history_offset = impl_->history.save(group, payload, size, impl_->limits);
@@ -234,7 +236,7 @@ Task<GroupSendResult> ChannelRegistry::group_send(std::string_view group_view, P
 
   auto frames = std::make_shared<detail::Frames>(payload);
   frames->prepare(snap->type_mask);
-  const detail::FanoutCounts counts = co_await detail::fan_out(std::move(snap), std::move(frames), started, batch);
+  const detail::FanoutCounts counts = co_await detail::fan_out(std::move(snap), std::move(frames), started, batch, group_key);
   result.delivered = counts.delivered;
   result.dropped = counts.dropped;
   co_return result;
