@@ -212,12 +212,9 @@ nx::Task<> converse(const Member& me, const nx::Channel& channel) {
   json::object join = system_message("join", me.username, me.user_id);
   co_await nx::ChannelBox::group_send(me.group, std::move(join), true);
 
-  // Then the last 50 saved messages to the new user; they end with its own join message.
-  std::vector<nx::ChannelMessage> history = nx::ChannelBox::show_history(me.group);
-  const std::size_t first = history.size() > history_replay ? history.size() - history_replay : 0;
-  for (std::size_t i = first; i < history.size(); ++i) {
-    co_await channel.send(history[i].payload);
-  }
+  // Then the last 50 saved messages to the new user; they end with its own join message. Each
+  // goes as the frame the history holds (shared, not copied), and nothing stays in this frame.
+  co_await nx::ChannelBox::replay_history(channel, me.group, nx::HistoryQuery{.after_offset = 0, .limit = history_replay});
 
   for (;;) {
     nx::Message msg = co_await channel.websocket().receive();

@@ -180,11 +180,20 @@ int main(int argc, char** argv) {
   app.ws_route<ChatRoom>("/room/{room_id}", {examples::valid_names({{"room_id", 64}, {"username", 32}})});
 
   app.get("/api/rooms/{room_id}/history", [](nx::Request& req, nx::Response& res) -> nx::Task<> {
-    json::array out;
-    for (const auto& entry : nx::ChannelBox::show_history(req.path_params().at("room_id"))) {
-      out.emplace_back(entry.payload.is_json() ? entry.payload.json() : json::value(entry.payload.text()));
+    // Shared handles to the saved messages; each is already compact JSON (or text): joined, not re-encoded.
+    std::string body = "[";
+    for (const auto& entry : nx::ChannelBox::history(req.path_params().at("room_id"))) {
+      if (body.size() > 1) {
+        body += ',';
+      }
+      if (entry->kind() == nx::Payload::Kind::json) {
+        body += entry->data();
+      } else {
+        body += json::serialize(json::value(json::string(entry->data())));
+      }
     }
-    res.json(out);
+    body += ']';
+    res.bytes(std::move(body), "application/json");
     co_return;
   });
   examples::add_page(app, {index_html, index_css, index_js});

@@ -23,6 +23,8 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include <array>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -41,7 +43,11 @@ std::size_t close_channels_of(const void* server, std::uint16_t code, std::strin
 }  // namespace detail
 class PayloadType;
 class Channel;
+class SavedMessage;
+/// A saved group message: a shared handle to one immutable buffer (see SavedMessage).
+using HistoryEntry = std::shared_ptr<const SavedMessage>;
 namespace detail {
+struct SavedEntry;
 Channel make_consumer_channel(WebSocket ws, PayloadType type, std::chrono::milliseconds expires);
 }  // namespace detail
 
@@ -175,6 +181,12 @@ class Channel {
 
   /// Sends `payload` serialized by the channel's payload type (see Payload).
   Task<> send(Payload payload) const;
+  /// Sends a saved message without copying or re-serializing it when the channel's payload type
+  /// takes it as it was saved (the frame the history holds is queued as is). Waits like the other
+  /// sends while the connection's queue is over `send_buffer_high_water`. Returns false, sending
+  /// nothing, when the entry cannot go to this channel (it would be a text frame that is not valid
+  /// UTF-8); throws WebSocketDisconnect when the connection is gone, like send.
+  Task<bool> send(const HistoryEntry& entry) const;
   Task<> send_text(std::string_view text) const;
   Task<> send_bytes(std::string_view data) const;
   /// The next message, deserialized by the payload type: JSON channels parse JSON (text or binary
@@ -254,10 +266,73 @@ struct ChannelMessage {
   std::chrono::system_clock::time_point timestamp;
   /// Increases by one for each message saved to the group (starting at 1).
   std::uint64_t offset = 0;
-  /// Bytes counted against the history caps (the serialized payload).
+  /// Bytes of the serialized payload.
   std::size_t size = 0;
   [[nodiscard]] const std::string& uuid() const noexcept { return id; }
   [[nodiscard]] std::chrono::system_clock::time_point created() const noexcept { return timestamp; }
+};
+
+/// One saved group message as the history keeps it: immutable, one object shared by the history,
+/// every delivery and every reader (`ChannelRegistry::history` returns handles, never copies).
+/// The serialized payload is stored once, inside the WebSocket frame that replays it.
+class SavedMessage {
+ public:
+  /// A random UUID4 of its own (36 characters).
+  [[nodiscard]] std::string_view id() const noexcept { return {id_.data(), id_.size()}; }
+  /// When it was saved.
+  [[nodiscard]] std::chrono::system_clock::time_point timestamp() const noexcept { return timestamp_; }
+  /// Increases by one for each message saved to the group (starting at 1).
+  [[nodiscard]] std::uint64_t offset() const noexcept { return offset_; }
+  /// Bytes of the serialized payload.
+  [[nodiscard]] std::size_t size() const noexcept { return data_.size(); }
+  /// Bytes this entry counts against the history caps: the payload and frame buffer, the id,
+  /// timestamp and offset, the object and its control block, the allocator's headers and the
+  /// entry's slot in its group's deque (see docs/channels.md).
+  [[nodiscard]] std::size_t footprint() const noexcept { return footprint_; }
+  /// What was saved: JSON, text or bytes.
+  [[nodiscard]] Payload::Kind kind() const noexcept { return kind_; }
+  /// The serialized payload (compact JSON, the text or the bytes), a view into the shared buffer.
+  [[nodiscard]] std::string_view data() const noexcept { return data_; }
+  /// Whether data() can go in a text frame (valid UTF-8, and not a bytes payload).
+  [[nodiscard]] bool is_valid_utf8() const noexcept { return valid_utf8_; }
+  /// The payload as a Payload: a copy (JSON is parsed again).
+  [[nodiscard]] Payload payload() const;
+  /// A by-value copy (what show_history returns).
+  [[nodiscard]] ChannelMessage message() const;
+
+  SavedMessage(const SavedMessage&) = delete;
+  SavedMessage& operator=(const SavedMessage&) = delete;
+
+ private:
+  friend struct detail::SavedEntry;
+  SavedMessage() = default;
+  ~SavedMessage() = default;
+
+  std::string_view data_;
+  std::chrono::system_clock::time_point timestamp_{};
+  std::uint64_t offset_ = 0;
+  std::size_t footprint_ = 0;
+  std::array<char, 36> id_{};
+  Payload::Kind kind_ = Payload::Kind::json;
+  bool valid_utf8_ = true;
+};
+
+/// Which saved messages `ChannelRegistry::history` returns: those with an offset above
+/// `after_offset`, oldest first, and of those at most the newest `limit` (0: all). With the
+/// defaults, the whole history; `{.limit = 50}`: the last 50; `{.after_offset = n}`: what came
+/// after offset n (a gap shows as a first offset above n + 1).
+struct HistoryQuery {
+  std::uint64_t after_offset = 0;
+  std::size_t limit = 0;
+};
+
+/// What replay_history did.
+struct ReplayResult {
+  /// Entries queued on the channel's connection.
+  std::size_t sent = 0;
+  /// Entries that could not go to this channel (a text frame that would not be valid UTF-8),
+  /// skipped without ending the connection.
+  std::size_t skipped = 0;
 };
 
 /// Bounds on what the channels of one registry may make it hold: saved history, groups and
@@ -265,17 +340,17 @@ struct ChannelMessage {
 /// environment as `NEXIOS_<NAME>` when the app starts (`history_max_bytes` also as the seeds'
 /// `CHANNEL_BOX_HISTORY_SIZE`); see docs/limits.md.
 struct ChannelLimits {
-  /// Per group, bytes of saved payload (default 1 MiB). When a new message goes over it, the
-  /// oldest messages go first; a single message larger than this is not saved.
+  /// Per group, bytes of saved history as counted by SavedMessage::footprint (the payload plus
+  /// what keeping it costs; default 1 MiB). When a new message goes over it, the oldest messages
+  /// go first; a single message larger than this is not saved.
   std::size_t history_max_bytes = 1024 * 1024;
   /// Per group, number of saved messages (0: no count limit).
   std::size_t history_max_count = 0;
-  /// All groups together, bytes of saved payload; the least recently written groups lose their
-  /// oldest messages first.
+  /// All groups together, bytes of saved history: every entry's footprint plus each group's own
+  /// overhead (its name included). The least recently written groups lose their oldest messages
+  /// first.
   std::size_t history_max_total_bytes = 64 * 1024 * 1024;
-  /// Groups with members, and (separately) groups with a saved history. Joining a new group past
-  /// it gives GROUP_LIMIT_REACHED; saving the history of a new group past it forgets the history
-  /// of the least recently written group.
+  /// Groups with members. Joining a new group past it gives GROUP_LIMIT_REACHED.
   std::size_t max_groups = 100'000;
   /// Members of one group; one more gives GROUP_FULL.
   std::size_t max_members_per_group = 100'000;
@@ -285,6 +360,15 @@ struct ChannelLimits {
   std::size_t max_group_name_bytes = 256;
   /// Bytes of a channel's metadata, as compact JSON, when the channel is created.
   std::size_t max_metadata_bytes = 64 * 1024;
+  /// Groups that keep a saved history (with members or not). Saving to a new group past it
+  /// forgets the history of the group that has been empty longest, or if every group has
+  /// members, of the least recently written one.
+  std::size_t history_max_groups = 100'000;
+  /// How long a group's history is kept once its last member has left (0: for ever). A member
+  /// joining again before it runs out keeps it. Default 5 minutes: a room whose members all
+  /// reconnect after a network drop or a deploy still has its messages, while abandoned rooms
+  /// (and their names) stop holding memory soon after.
+  std::chrono::milliseconds history_ttl{5 * 60 * 1000};
   /// Members one fan-out (group_send) delivers to on an event loop before it lets other work on
   /// that loop run: a message to a large group goes out in slices of this many members, so one
   /// big room cannot hold a loop (and every other client on it) for the whole fan-out. Order per
@@ -310,8 +394,17 @@ struct ChannelRegistryStats {
   /// Summed over groups: a channel in two groups counts twice.
   std::size_t members = 0;
   std::size_t history_entries = 0;
-  /// Payload bytes counted against the history caps.
+  /// Bytes counted against history_max_total_bytes: every entry's footprint plus every history's
+  /// own overhead (see ChannelLimits).
   std::size_t history_bytes = 0;
+  /// Bytes of saved payload alone (the serialized messages).
+  std::size_t history_payload_bytes = 0;
+  /// Groups that keep a history (with members or not).
+  std::size_t history_groups = 0;
+  /// Of those, groups without members (their history expires after ChannelLimits::history_ttl).
+  std::size_t history_groups_empty = 0;
+  /// Saved messages replay_history skipped because they could not go to the channel.
+  std::size_t history_replay_skipped = 0;
 };
 
 /// A registry of groups. `ChannelBox` is the process-wide one; make your own for isolated tests.
@@ -340,9 +433,19 @@ class ChannelRegistry {
   /// of the call). With `save_history` the message is saved first (when the group exists).
   Task<GroupSendResult> group_send(std::string_view group, Payload payload, bool save_history = false);
 
-  /// The saved messages of `group`, oldest first (empty for an unknown group).
+  /// Saved messages of `group` as shared handles, oldest first (see HistoryQuery): nothing is
+  /// copied but the handles, and each handle keeps its message alive after the history drops it.
+  [[nodiscard]] std::vector<HistoryEntry> history(std::string_view group, HistoryQuery query = {}) const;
+  /// Sends the saved messages of `group` selected by `query` to `channel`, oldest first, each as
+  /// the frame the history holds (Channel::send(const HistoryEntry&)). An entry that cannot go to
+  /// the channel is skipped (counted in the result and in stats(), logged once per call), never
+  /// ending the connection. Throws WebSocketDisconnect if the connection goes meanwhile.
+  Task<ReplayResult> replay_history(const Channel& channel, std::string_view group, HistoryQuery query = {});
+  /// The saved messages of `group`, oldest first (empty for an unknown group), as by-value copies
+  /// (the seeds' call): every call copies every payload, and JSON is parsed again. Prefer
+  /// history() or replay_history() for anything held or repeated.
   [[nodiscard]] std::vector<ChannelMessage> show_history(std::string_view group) const;
-  /// Every group's saved messages.
+  /// Every group's saved messages (copies, as above).
   [[nodiscard]] std::map<std::string, std::vector<ChannelMessage>> show_history() const;
   /// Forgets all saved messages.
   void flush_history();
@@ -381,7 +484,7 @@ class ChannelRegistry {
   friend class Channel;
   friend std::size_t detail::close_channels_of(const void*, std::uint16_t, std::string_view);
   friend Channel detail::make_consumer_channel(WebSocket, PayloadType, std::chrono::milliseconds);
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;  // shared with the history-expiry timer while it waits
 };
 
 /// The process-wide ChannelBox, used through static calls as in the seeds:
@@ -403,6 +506,12 @@ class ChannelBox {
     return registry().group_send(group, std::move(payload), save_history);
   }
   static std::vector<ChannelMessage> show_history(std::string_view group) { return registry().show_history(group); }
+  static std::vector<HistoryEntry> history(std::string_view group, HistoryQuery query = {}) {
+    return registry().history(group, query);
+  }
+  static Task<ReplayResult> replay_history(const Channel& channel, std::string_view group, HistoryQuery query = {}) {
+    return registry().replay_history(channel, group, query);
+  }
   static std::map<std::string, std::vector<ChannelMessage>> show_history() { return registry().show_history(); }
   static void flush_history() { registry().flush_history(); }
   static std::map<std::string, std::vector<Channel>> show_groups() { return registry().show_groups(); }

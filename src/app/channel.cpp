@@ -4,6 +4,7 @@
 #include <nexios/channels.hpp>
 
 #include "app/channels_internal.hpp"
+#include "app/history.hpp"
 #include "app/ids.hpp"
 #include "transport/server.hpp"
 
@@ -220,6 +221,37 @@ Task<> Channel::send(Payload payload) const {
       }
       co_return;
   }
+}
+
+Task<bool> Channel::send(const HistoryEntry& entry) const {
+  if (!entry) {
+    throw std::invalid_argument("Channel.send: the history entry is empty");
+  }
+  auto self = impl_;
+  auto saved = std::static_pointer_cast<const detail::SavedEntry>(entry);
+  const auto& wsi = *self->ws.impl();
+  if (wsi.app_state == WebSocketState::CONNECTING) {
+    throw std::logic_error("WebSocket is not connected. Need to call \"accept\" first.");
+  }
+  if (wsi.app_state != WebSocketState::CONNECTED) {
+    throw std::logic_error("Cannot call \"send\" once a close message has been sent.");
+  }
+  auto frame = detail::SavedEntry::frame_for(saved, self->type.value());
+  if (!frame) {
+    co_return false;  // it cannot go to this channel: the caller skips it
+  }
+  auto& conn = *self->conn;
+  const auto status = conn.ws_send_shared(std::move(frame));
+  if (status == transport::SendStatus::queued) {
+    if (conn.ws_queued_bytes() > conn.limits().send_buffer_high_water) {
+      co_await conn.ws_wait_writable();
+    }
+    co_return true;
+  }
+  if (status == transport::SendStatus::dropped && conn.ws_is_open()) {
+    co_return false;  // a full queue under the drop-newest policy: the connection stays
+  }
+  throw wsi.disconnect_error();
 }
 
 Task<> Channel::send_text(std::string_view text) const { return impl_->ws.send_text(text); }

@@ -15,15 +15,19 @@ using K = SettingKind;
 using C = ChannelLimits;
 
 
-const std::array<Setting<C>, 9> table{{
-    {"history_max_bytes", K::size, 1, 4 * GiB, "saved payload per group (also CHANNEL_BOX_HISTORY_SIZE)",
+const std::array<Setting<C>, 11> table{{
+    {"history_max_bytes", K::size, 1, 4 * GiB, "saved history per group, whole footprint (also CHANNEL_BOX_HISTORY_SIZE)",
      NEXIOS_SETTING_ACCESSORS(C, history_max_bytes)},
     {"history_max_count", K::count, 0, 100'000'000, "saved messages per group",
      NEXIOS_SETTING_ACCESSORS(C, history_max_count), {}, true},
-    {"history_max_total_bytes", K::size, 1, 64 * GiB, "saved payload of all groups together",
+    {"history_max_total_bytes", K::size, 1, 64 * GiB, "saved history of all groups together, whole footprint",
      NEXIOS_SETTING_ACCESSORS(C, history_max_total_bytes)},
-    {"max_groups", K::count, 1, 100'000'000, "groups with members (and, separately, groups with a history)",
+    {"max_groups", K::count, 1, 100'000'000, "groups with members",
      NEXIOS_SETTING_ACCESSORS(C, max_groups)},
+    {"history_max_groups", K::count, 1, 100'000'000, "groups that keep a history (the longest empty goes first)",
+     NEXIOS_SETTING_ACCESSORS(C, history_max_groups)},
+    {"history_ttl", K::duration, 0, 365 * 24 * hour, "how long an empty group keeps its history",
+     NEXIOS_SETTING_ACCESSORS(C, history_ttl), {}, true},
     {"max_members_per_group", K::count, 1, 100'000'000, "members of one group",
      NEXIOS_SETTING_ACCESSORS(C, max_members_per_group)},
     {"max_groups_per_channel", K::count, 1, 1'000'000, "groups one channel may join",

@@ -101,7 +101,7 @@ struct ChannelImpl : std::enable_shared_from_this<ChannelImpl> {
 
 namespace nexios {
 
-struct ChannelRegistry::Impl {
+struct ChannelRegistry::Impl : std::enable_shared_from_this<ChannelRegistry::Impl> {
   using ChannelImpl = detail::ChannelImpl;
   struct Bucket {
     boost::asio::any_io_executor executor;
@@ -124,6 +124,13 @@ struct ChannelRegistry::Impl {
   detail::HistoryStore history;
   ChannelLimits limits;
   std::map<std::string, std::weak_ptr<ChannelImpl>, std::less<>> directory;
+  // The timer that forgets histories history_ttl after their group emptied: alive while armed
+  // (its handler owns it), so a stopped event loop that drops it lets the next one be armed.
+  std::weak_ptr<boost::asio::steady_timer> history_sweep;
+  std::atomic<std::size_t> replay_skipped{0};
+
+  /// Histories forgotten per turn of the sweep (a larger backlog continues in the next turn).
+  static constexpr std::size_t history_sweep_batch = 256;
 
   // ---- membership (called with `mutex` held) ---------------------------------------------------
 
@@ -136,6 +143,8 @@ struct ChannelRegistry::Impl {
   /// Groups of this registry `ch` is a member of (channel mutex held).
   std::size_t group_count(const ChannelImpl& ch) const;
   void unlink_group(ChannelImpl& ch, std::string_view group);
+  /// Arms the history-expiry timer on `executor` unless it is armed already or nothing expires.
+  void arm_history_sweep(const boost::asio::any_io_executor& executor);
 
   // ---- these take the mutex themselves ---------------------------------------------------------
 

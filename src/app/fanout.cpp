@@ -73,7 +73,20 @@ Frames::Slot Frames::slot_for(PayloadTypeEnum type) const noexcept {
   return Slot::binary;
 }
 
-const std::string& Frames::serialized() {
+void Frames::adopt(const std::shared_ptr<const SavedEntry>& saved) {
+  for (unsigned t = 0; t < 3; ++t) {
+    const auto type = static_cast<PayloadTypeEnum>(t);
+    if (saved->primary_fits(type)) {
+      frames_[static_cast<std::size_t>(slot_for(type))] = SavedEntry::frame_for(saved, type);
+    }
+  }
+  saved_view_ = saved->data();
+}
+
+std::string_view Frames::serialized() {
+  if (saved_view_) {
+    return *saved_view_;
+  }
   if (!serialized_) {
     serialized_ = payload_.serialize();
   }

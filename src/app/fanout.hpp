@@ -4,6 +4,7 @@
 // to one channel.
 
 #include "app/channels_internal.hpp"
+#include "app/history.hpp"
 
 #include <nexios/ws/frame.hpp>
 
@@ -23,6 +24,10 @@ class Frames {
  public:
   explicit Frames(const Payload& p) : payload_(p) {}
 
+  /// Uses the frame of the saved copy of this payload for the payload types it fits, and its
+  /// serialized bytes for the others (call before prepare).
+  void adopt(const std::shared_ptr<const SavedEntry>& saved);
+
   /// Encodes what members of the given payload types need (call before sharing across threads).
   void prepare(unsigned type_mask);
 
@@ -36,10 +41,11 @@ class Frames {
   enum class Slot : std::uint8_t { text = 0, binary = 1, json_string = 2 };
 
   [[nodiscard]] Slot slot_for(PayloadTypeEnum type) const noexcept;
-  const std::string& serialized();
+  std::string_view serialized();
 
   const Payload& payload_;
   std::optional<std::string> serialized_;
+  std::optional<std::string_view> saved_view_;
   std::array<std::shared_ptr<const transport::SharedFrame>, 3> frames_;
 };
 

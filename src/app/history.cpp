@@ -2,110 +2,327 @@
 
 #include "app/ids.hpp"
 
-namespace nexios::detail {
+#include <nexios/detail/utf8.hpp>
+#include <nexios/ws/frame.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+
+#include <algorithm>
+#include <cstring>
+
+namespace nexios {
+
+// ---- SavedMessage ---------------------------------------------------------------------------------
+
+Payload SavedMessage::payload() const {
+  switch (kind_) {
+    case Payload::Kind::bytes:
+      return Payload::bytes(std::string(data_));
+    case Payload::Kind::text:
+      return Payload(std::string(data_));
+    case Payload::Kind::json: {
+      boost::json::parse_options options;
+      options.allow_invalid_utf8 = true;  // what was saved, as it was saved
+      boost::system::error_code ec;
+      boost::json::value v = boost::json::parse(data_, ec, {}, options);
+      if (ec) {
+        return Payload::bytes(std::string(data_));  // cannot happen: data_ is serialized JSON
+      }
+      return Payload(std::move(v));
+    }
+  }
+  return Payload();
+}
+
+ChannelMessage SavedMessage::message() const {
+  ChannelMessage m;
+  m.payload = payload();
+  m.id = std::string(id());
+  m.timestamp = timestamp_;
+  m.offset = offset_;
+  m.size = data_.size();
+  return m;
+}
+
+namespace detail {
+
+// ---- SavedEntry -----------------------------------------------------------------------------------
+
+std::shared_ptr<SavedEntry> SavedEntry::make(Payload::Kind kind, std::string_view serialized) {
+  auto e = std::make_shared<SavedEntry>();
+  e->kind_ = kind;
+  e->timestamp_ = std::chrono::system_clock::now();
+  const std::string id = uuid4();
+  std::memcpy(e->id_.data(), id.data(), std::min(id.size(), e->id_.size()));
+  e->valid_utf8_ = kind != Payload::Kind::bytes && detail::is_valid_utf8(serialized);
+  const ws::Opcode opcode = e->valid_utf8_ ? ws::Opcode::text : ws::Opcode::binary;
+  std::uint8_t header[ws::max_frame_header_size];
+  const std::size_t hlen = ws::encode_frame_header(header, opcode, serialized.size());
+  auto& bytes = e->frame.bytes;
+  bytes.reserve(hlen + serialized.size());
+  bytes.insert(bytes.end(), header, header + hlen);
+  bytes.insert(bytes.end(), serialized.begin(), serialized.end());
+  e->header_size = static_cast<std::uint8_t>(hlen);
+  e->data_ = std::string_view(reinterpret_cast<const char*>(bytes.data()) + hlen, serialized.size());
+  return e;
+}
+
+bool SavedEntry::primary_fits(PayloadTypeEnum type) const noexcept {
+  switch (kind_) {
+    case Payload::Kind::bytes:
+      return true;  // binary for every channel
+    case Payload::Kind::json:
+      // Compact JSON in a text frame for JSON and TEXT channels, in a binary one for BYTES.
+      return valid_utf8_ ? type != PayloadTypeEnum::BYTES : type == PayloadTypeEnum::BYTES;
+    case Payload::Kind::text:
+      // JSON channels get the text as a JSON string, BYTES channels in a binary frame.
+      return valid_utf8_ ? type == PayloadTypeEnum::TEXT : type == PayloadTypeEnum::BYTES;
+  }
+  return false;
+}
+
+std::shared_ptr<const transport::SharedFrame> SavedEntry::frame_for(const std::shared_ptr<const SavedEntry>& self,
+                                                                     PayloadTypeEnum type) {
+  const SavedEntry& e = *self;
+  if (e.primary_fits(type)) {
+    return {self, &e.frame};  // shares the entry's control block: no copy, no allocation
+  }
+  auto make = [&](ws::Opcode opcode, std::string_view payload) {
+    auto f = std::make_shared<transport::SharedFrame>();
+    std::uint8_t header[ws::max_frame_header_size];
+    const std::size_t hlen = ws::encode_frame_header(header, opcode, payload.size());
+    f->bytes.reserve(hlen + payload.size());
+    f->bytes.insert(f->bytes.end(), header, header + hlen);
+    f->bytes.insert(f->bytes.end(), payload.begin(), payload.end());
+    return std::shared_ptr<const transport::SharedFrame>(std::move(f));
+  };
+  if (type == PayloadTypeEnum::BYTES) {
+    return make(ws::Opcode::binary, e.data_);
+  }
+  if (!e.valid_utf8_) {
+    return nullptr;  // would be a text frame that is not valid UTF-8
+  }
+  if (e.kind_ == Payload::Kind::text && type == PayloadTypeEnum::JSON) {
+    return make(ws::Opcode::text, boost::json::serialize(boost::json::value(boost::json::string(e.data_))));
+  }
+  return make(ws::Opcode::text, e.data_);
+}
+
+std::size_t entry_footprint(const SavedEntry& e) noexcept {
+  // The make_shared block (the object and its control block: a vtable pointer and two counts),
+  // the frame's buffer (header + payload), and the entry's slot in its group's deque.
+  return heap_bytes(sizeof(SavedEntry) + 2 * sizeof(void*)) + heap_bytes(e.frame.bytes.capacity()) +
+         sizeof(std::shared_ptr<const SavedEntry>);
+}
+
+// ---- HistoryStore ---------------------------------------------------------------------------------
+
+namespace {
+// An std::map node: its red-black header (colour, parent, left, right) and the value.
+template <class Value>
+constexpr std::size_t map_node_bytes = 4 * sizeof(void*) + sizeof(Value);
+// An std::list node holding one pointer-sized value.
+constexpr std::size_t list_node_bytes = 3 * sizeof(void*);
+// libstdc++'s deque: a map of 8 block pointers and one 512-byte block, allocated at the first entry.
+constexpr std::size_t deque_base_bytes = 8 * sizeof(void*);
+constexpr std::size_t deque_block_bytes = 512;
+}  // namespace
+
+std::size_t HistoryStore::group_overhead(std::string_view group) noexcept {
+  const std::size_t key_heap = group.size() > 15 ? heap_bytes(group.size() + 1) : 0;  // beyond the SSO buffer
+  return heap_bytes(map_node_bytes<Map::value_type>) + key_heap + heap_bytes(deque_base_bytes) +
+         heap_bytes(deque_block_bytes) + 2 * heap_bytes(list_node_bytes);
+}
 
 void HistoryStore::erase(Map::iterator it) {
-  total_ -= it->second.bytes;
-  lru_.erase(it->second.lru);
+  History& h = it->second;
+  total_ -= h.bytes;
+  for (const auto& e : h.entries) {
+    payload_ -= e->size();
+  }
+  lru_.erase(h.lru);
+  if (!h.occupied) {
+    empties_.erase(h.empty_pos);
+  }
   history_.erase(it);
 }
 
-std::optional<std::uint64_t> HistoryStore::save(std::string_view group, const Payload& payload, std::size_t size,
+void HistoryStore::pop_oldest(History& h) {
+  const auto& e = h.entries.front();
+  h.bytes -= e->footprint();
+  total_ -= e->footprint();
+  payload_ -= e->size();
+  h.entries.pop_front();
+}
+
+void HistoryStore::mark_empty(Map::iterator it, steady::time_point now) {
+  History& h = it->second;
+  if (!h.occupied) {
+    return;
+  }
+  h.occupied = false;
+  h.empty_since = now;
+  h.empty_pos = empties_.insert(empties_.end(), it);
+}
+
+HistoryStore::Map::iterator HistoryStore::create(std::string_view group, const ChannelLimits& limits) {
+  // Past history_max_groups histories: the longest empty one goes, or the least recently written.
+  while (history_.size() >= limits.history_max_groups && !lru_.empty()) {
+    erase(empties_.empty() ? lru_.back() : empties_.front());
+  }
+  auto it = history_.emplace(std::string(group), History{}).first;
+  History& h = it->second;
+  h.lru = lru_.insert(lru_.begin(), it);
+  h.bytes = group_overhead(group);
+  total_ += h.bytes;
+  return it;
+}
+
+std::optional<std::uint64_t> HistoryStore::save(std::string_view group, const std::shared_ptr<SavedEntry>& entry,
                                                 const ChannelLimits& limits) {
-  if (size > limits.history_max_bytes || size > limits.history_max_total_bytes) {
+  entry->set_footprint(entry_footprint(*entry));
+  const std::size_t need = entry->footprint() + group_overhead(group);
+  if (need > limits.history_max_bytes || need > limits.history_max_total_bytes) {
     return std::nullopt;
   }
   auto it = history_.find(group);
   if (it == history_.end()) {
-    // A new group's history: past max_groups histories, the least recently written one goes.
-    while (history_.size() >= limits.max_groups && !lru_.empty()) {
-      erase(history_.find(lru_.back()));
-    }
-    it = history_.emplace(std::string(group), History{}).first;
-    lru_.push_front(it->first);
-    it->second.lru = lru_.begin();
+    it = create(group, limits);
   } else {
     lru_.splice(lru_.begin(), lru_, it->second.lru);
+    if (!it->second.occupied) {  // a group_send found members: the group has some again
+      empties_.erase(it->second.empty_pos);
+      it->second.occupied = true;
+    }
   }
   History& h = it->second;
-  ChannelMessage m;
-  m.payload = payload;
-  m.id = uuid4();
-  m.timestamp = std::chrono::system_clock::now();
-  m.offset = h.next_offset++;
-  m.size = size;
-  h.entries.push_back(std::move(m));
-  h.bytes += size;
-  total_ += size;
-  const std::uint64_t offset = h.entries.back().offset;
-  // Per-group caps: the oldest go first.
-  while (h.bytes > limits.history_max_bytes || (limits.history_max_count != 0 && h.entries.size() > limits.history_max_count)) {
-    h.bytes -= h.entries.front().size;
-    total_ -= h.entries.front().size;
-    h.entries.pop_front();
+  entry->set_offset(h.next_offset++);
+  h.entries.push_back(entry);
+  h.bytes += entry->footprint();
+  total_ += entry->footprint();
+  payload_ += entry->size();
+  // Per-group caps: the oldest go first (the new entry fits on its own, checked above).
+  while (h.entries.size() > 1 && (h.bytes > limits.history_max_bytes ||
+                                  (limits.history_max_count != 0 && h.entries.size() > limits.history_max_count))) {
+    pop_oldest(h);
   }
-  // The total cap: the least recently written groups lose their oldest messages first.
+  // The total cap: the least recently written groups lose their oldest messages first, and go
+  // when they hold none. `h` is the most recently written, hence the last to lose anything.
   while (total_ > limits.history_max_total_bytes && !lru_.empty()) {
-    auto victim = history_.find(lru_.back());
+    auto victim = lru_.back();
     History& v = victim->second;
-    if (v.entries.empty()) {
-      erase(victim);
+    if (&v == &h) {
+      if (h.entries.size() <= 1) {
+        break;  // cannot happen: the new entry and its group fit the cap on their own
+      }
+      pop_oldest(h);
       continue;
     }
-    v.bytes -= v.entries.front().size;
-    total_ -= v.entries.front().size;
-    v.entries.pop_front();
-    if (v.entries.empty() && &v != &h) {
+    if (!v.entries.empty()) {
+      pop_oldest(v);
+    }
+    if (v.entries.empty()) {
       erase(victim);
     }
   }
-  return offset;
+  return entry->offset();
 }
 
 void HistoryStore::apply_limits(const ChannelLimits& limits) {
-  while (!history_.empty()) {
-    bool changed = false;
-    for (auto it = history_.begin(); it != history_.end(); ++it) {
-      History& h = it->second;
-      while (!h.entries.empty() &&
-             (h.bytes > limits.history_max_bytes || (limits.history_max_count != 0 && h.entries.size() > limits.history_max_count))) {
-        h.bytes -= h.entries.front().size;
-        total_ -= h.entries.front().size;
-        h.entries.pop_front();
-        changed = true;
-      }
+  for (auto& [name, h] : history_) {
+    while (!h.entries.empty() && (h.bytes > limits.history_max_bytes ||
+                                  (limits.history_max_count != 0 && h.entries.size() > limits.history_max_count))) {
+      pop_oldest(h);
     }
-    while ((total_ > limits.history_max_total_bytes || history_.size() > limits.max_groups) && !lru_.empty()) {
-      auto victim = history_.find(lru_.back());
-      if (victim->second.entries.empty() || history_.size() > limits.max_groups) {
-        erase(victim);
-        changed = true;
-        continue;
-      }
-      History& v = victim->second;
-      v.bytes -= v.entries.front().size;
-      total_ -= v.entries.front().size;
-      v.entries.pop_front();
-      changed = true;
+  }
+  while (history_.size() > limits.history_max_groups && !lru_.empty()) {
+    erase(empties_.empty() ? lru_.back() : empties_.front());
+  }
+  while (total_ > limits.history_max_total_bytes && !lru_.empty()) {
+    auto victim = lru_.back();
+    History& v = victim->second;
+    if (!v.entries.empty()) {
+      pop_oldest(v);
     }
-    if (!changed) {
-      break;
+    if (v.entries.empty()) {
+      erase(victim);
     }
   }
 }
 
-std::vector<ChannelMessage> HistoryStore::copy(std::string_view group) const {
+void HistoryStore::set_occupied(std::string_view group, bool occupied, steady::time_point now) {
   auto it = history_.find(group);
   if (it == history_.end()) {
-    return {};
+    return;
   }
-  return {it->second.entries.begin(), it->second.entries.end()};
+  History& h = it->second;
+  if (occupied) {
+    if (!h.occupied) {
+      empties_.erase(h.empty_pos);
+      h.occupied = true;
+    }
+  } else {
+    mark_empty(it, now);
+  }
 }
 
-std::map<std::string, std::vector<ChannelMessage>> HistoryStore::copy_all() const {
-  std::map<std::string, std::vector<ChannelMessage>> out;
+void HistoryStore::set_all_empty(steady::time_point now) {
+  for (auto it = history_.begin(); it != history_.end(); ++it) {
+    mark_empty(it, now);
+  }
+}
+
+std::size_t HistoryStore::expire(steady::time_point now, std::chrono::milliseconds ttl, std::size_t max_work) {
+  std::size_t n = 0;
+  if (ttl.count() <= 0) {
+    return n;
+  }
+  while (n < max_work && !empties_.empty() && now - empties_.front()->second.empty_since >= ttl) {
+    erase(empties_.front());
+    ++n;
+  }
+  return n;
+}
+
+std::optional<HistoryStore::steady::time_point> HistoryStore::next_expiry(std::chrono::milliseconds ttl) const {
+  if (ttl.count() <= 0 || empties_.empty()) {
+    return std::nullopt;
+  }
+  return empties_.front()->second.empty_since + ttl;
+}
+
+std::vector<HistoryEntry> HistoryStore::query(std::string_view group, const HistoryQuery& q) const {
+  std::vector<HistoryEntry> out;
+  auto it = history_.find(group);
+  if (it == history_.end()) {
+    return out;
+  }
+  const auto& entries = it->second.entries;
+  // Offsets increase by one along the deque: the first one above after_offset is found directly.
+  auto first = entries.begin();
+  if (!entries.empty() && q.after_offset >= entries.front()->offset()) {
+    const std::uint64_t skip = q.after_offset - entries.front()->offset() + 1;
+    first = skip >= entries.size() ? entries.end() : entries.begin() + static_cast<std::ptrdiff_t>(skip);
+  }
+  auto n = static_cast<std::size_t>(entries.end() - first);
+  if (q.limit != 0 && n > q.limit) {
+    first += static_cast<std::ptrdiff_t>(n - q.limit);
+    n = q.limit;
+  }
+  out.reserve(n);
+  for (auto e = first; e != entries.end(); ++e) {
+    out.emplace_back(*e);
+  }
+  return out;
+}
+
+std::map<std::string, std::vector<HistoryEntry>> HistoryStore::query_all() const {
+  std::map<std::string, std::vector<HistoryEntry>> out;
   for (const auto& [name, h] : history_) {
-    out.emplace(name, std::vector<ChannelMessage>(h.entries.begin(), h.entries.end()));
+    auto& v = out[name];
+    v.assign(h.entries.begin(), h.entries.end());
   }
   return out;
 }
@@ -113,7 +330,9 @@ std::map<std::string, std::vector<ChannelMessage>> HistoryStore::copy_all() cons
 void HistoryStore::clear() {
   history_.clear();
   lru_.clear();
+  empties_.clear();
   total_ = 0;
+  payload_ = 0;
 }
 
 void HistoryStore::clear(std::string_view group) {
@@ -131,4 +350,5 @@ std::size_t HistoryStore::entries() const noexcept {
   return n;
 }
 
-}  // namespace nexios::detail
+}  // namespace detail
+}  // namespace nexios

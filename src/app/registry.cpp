@@ -5,6 +5,9 @@
 
 #include "app/channels_internal.hpp"
 #include "app/fanout.hpp"
+#include "app/history.hpp"
+
+#include <nexios/log.hpp>
 
 #include <nexios/detail/utf8.hpp>
 #include <nexios/ws/rfc6455.hpp>
@@ -54,9 +57,11 @@ ChannelRemoveStatusEnum ChannelRegistry::Impl::remove_member(std::string_view gr
   }
   members.erase(it);
   if (members.empty()) {
-    // The group goes; its history stays (a room that empties keeps its messages) until
-    // flush_history or the total cap evicts it.
+    // The group goes; its history stays (a room that empties keeps its messages) for
+    // history_ttl, until a member joins again, flush_history or a cap evicts it.
+    history.set_occupied(group, false, steady::now());
     groups.erase(git);
+    arm_history_sweep(ch->executor);
     return ChannelRemoveStatusEnum::GROUP_REMOVED;
   }
   rebuild(git->second);
@@ -127,11 +132,42 @@ void ChannelRegistry::Impl::unlink_group(ChannelImpl& ch, std::string_view group
   }
 }
 
+void ChannelRegistry::Impl::arm_history_sweep(const asio::any_io_executor& executor) {
+  const auto deadline = history.next_expiry(limits.history_ttl);
+  if (!deadline || !history_sweep.expired()) {
+    return;
+  }
+  auto timer = std::make_shared<asio::steady_timer>(executor);
+  history_sweep = timer;
+  struct Handler {
+    std::weak_ptr<Impl> weak;
+    std::shared_ptr<asio::steady_timer> timer;
+    void operator()(const boost::system::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self) {
+        return;
+      }
+      std::lock_guard lock(self->mutex);
+      const auto now = steady::now();
+      self->history.expire(now, self->limits.history_ttl, history_sweep_batch);
+      if (const auto next = self->history.next_expiry(self->limits.history_ttl)) {
+        // A larger backlog is already due: the next batch runs in a later turn of the loop.
+        timer->expires_at(*next);
+        auto& t = *timer;
+        t.async_wait(Handler{std::move(weak), std::move(timer)});
+      }
+      // Otherwise the timer goes with this handler; the next group to empty arms a new one.
+    }
+  };
+  timer->expires_at(*deadline);
+  timer->async_wait(Handler{weak_from_this(), timer});
+}
+
 // =================================================================================================
 // ChannelRegistry
 // =================================================================================================
 
-ChannelRegistry::ChannelRegistry(ChannelLimits limits) : impl_(std::make_unique<Impl>()) {
+ChannelRegistry::ChannelRegistry(ChannelLimits limits) : impl_(std::make_shared<Impl>()) {
   limits.validate();
   impl_->limits = limits;
 }
@@ -172,6 +208,8 @@ ChannelAddStatusEnum ChannelRegistry::add_channel_to_group(const Channel& channe
   if (ch->ended) {
     return ChannelAddStatusEnum::CHANNEL_CLOSED;
   }
+  // Histories whose time ran out go here too (a little at a time), not only on the timer.
+  impl_->history.expire(steady::now(), limits.history_ttl, 16);
   auto it = impl_->groups.find(group);
   const bool created = it == impl_->groups.end();
   if (created && impl_->groups.size() >= limits.max_groups) {
@@ -188,6 +226,7 @@ ChannelAddStatusEnum ChannelRegistry::add_channel_to_group(const Channel& channe
     }
     if (created) {
       it = impl_->groups.try_emplace(std::string(group)).first;
+      impl_->history.set_occupied(group, true, steady::now());  // its history no longer expires
     }
     it->second.members.push_back(ch);
     Impl::rebuild(it->second);
@@ -216,7 +255,11 @@ Task<GroupSendResult> ChannelRegistry::group_send(std::string_view group_view, P
     throw std::invalid_argument("group_send: a text payload must be valid UTF-8 (use Payload::bytes for binary data)");
   }
   std::shared_ptr<const Impl::Snapshot> snap;
-  const std::size_t size = save_history ? payload.size() : 0;
+  // The saved copy is built before the lock: its id, timestamp and frame (the serialized payload).
+  std::shared_ptr<detail::SavedEntry> saved;
+  if (save_history) {
+    saved = detail::SavedEntry::make(payload.kind(), payload.serialize());
+  }
   std::size_t batch = 0;
   const void* group_key = nullptr;  // orders this group's fan-outs on each loop
   {
@@ -228,28 +271,79 @@ Task<GroupSendResult> ChannelRegistry::group_send(std::string_view group_view, P
     }
     group_key = &it->second;
     snap = it->second.snapshot;
-    if (save_history) {
-      result.history_offset = impl_->history.save(group, payload, size, impl_->limits);
+    if (saved) {
+      result.history_offset = impl_->history.save(group, saved, impl_->limits);
     }
   }
   result.status = GroupSendStatusEnum::GROUP_SEND;
 
+  // Members get the saved frame itself where it fits: the history and every delivery share it.
   auto frames = std::make_shared<detail::Frames>(payload);
+  if (saved) {
+    frames->adopt(saved);
+  }
   frames->prepare(snap->type_mask);
-  const detail::FanoutCounts counts = co_await detail::fan_out(std::move(snap), std::move(frames), started, batch, group_key);
+  const detail::FanoutCounts counts =
+      co_await detail::fan_out(std::move(snap), std::move(frames), started, batch, group_key);
   result.delivered = counts.delivered;
   result.dropped = counts.dropped;
   co_return result;
 }
 
-std::vector<ChannelMessage> ChannelRegistry::show_history(std::string_view group) const {
+std::vector<HistoryEntry> ChannelRegistry::history(std::string_view group, HistoryQuery query) const {
   std::lock_guard lock(impl_->mutex);
-  return impl_->history.copy(group);
+  return impl_->history.query(group, query);
+}
+
+Task<ReplayResult> ChannelRegistry::replay_history(const Channel& channel, std::string_view group_view,
+                                                   HistoryQuery query) {
+  const Channel ch = channel;
+  const std::string group(group_view);
+  auto impl = impl_;
+  ReplayResult result;
+  std::vector<HistoryEntry> entries = history(group, query);
+  for (auto& entry : entries) {
+    if (co_await ch.send(entry)) {
+      ++result.sent;
+    } else {
+      ++result.skipped;
+    }
+    entry.reset();  // the connection's queue holds what it still has to write
+  }
+  if (result.skipped != 0) {
+    impl->replay_skipped.fetch_add(result.skipped, std::memory_order_relaxed);
+    ch.impl()->conn->log_event(LogLevel::warning, "channels", "history replay skipped messages this channel cannot take",
+                               {{"group", std::string_view(group)}, {"skipped", result.skipped}, {"sent", result.sent}});
+  }
+  co_return result;
+}
+
+std::vector<ChannelMessage> ChannelRegistry::show_history(std::string_view group) const {
+  // Handles under the lock, the copies (and JSON parsing) after it.
+  const std::vector<HistoryEntry> entries = history(group);
+  std::vector<ChannelMessage> out;
+  out.reserve(entries.size());
+  for (const auto& e : entries) {
+    out.push_back(e->message());
+  }
+  return out;
 }
 
 std::map<std::string, std::vector<ChannelMessage>> ChannelRegistry::show_history() const {
-  std::lock_guard lock(impl_->mutex);
-  return impl_->history.copy_all();
+  std::map<std::string, std::vector<HistoryEntry>> all;
+  {
+    std::lock_guard lock(impl_->mutex);
+    all = impl_->history.query_all();
+  }
+  std::map<std::string, std::vector<ChannelMessage>> out;
+  for (const auto& [name, entries] : all) {
+    auto& v = out[name];
+    v.reserve(entries.size());
+    for (const auto& e : entries) {
+      v.push_back(e->message());
+    }
+  }
+  return out;
 }
 
 void ChannelRegistry::flush_history() {
@@ -329,6 +423,10 @@ std::size_t ChannelRegistry::close_all_connections(std::uint16_t code, std::stri
   }
   std::lock_guard lock(impl_->mutex);
   impl_->groups.clear();
+  impl_->history.set_all_empty(steady::now());
+  if (!channels.empty()) {
+    impl_->arm_history_sweep(channels.front()->executor);
+  }
   return channels.size();
 }
 
@@ -366,6 +464,10 @@ ChannelRegistryStats ChannelRegistry::stats() const {
   }
   st.history_entries = impl_->history.entries();
   st.history_bytes = impl_->history.bytes();
+  st.history_payload_bytes = impl_->history.payload_bytes();
+  st.history_groups = impl_->history.groups();
+  st.history_groups_empty = impl_->history.empty_groups();
+  st.history_replay_skipped = impl_->replay_skipped.load(std::memory_order_relaxed);
   return st;
 }
 

@@ -177,7 +177,6 @@ TEST(ChannelBox, GroupSendReachesEveryMemberInTheirPayloadType) {
 
 TEST(ChannelBox, HistoryOrderOffsetsAndCaps) {
   nx::ChannelRegistry registry;
-  registry.set_limits({.history_max_bytes = 100, .history_max_count = 0, .history_max_total_bytes = 1000});
   GroupServer server(registry);
   auto [c, j] = server.join("h");
   std::set<std::string> ids;
@@ -198,47 +197,109 @@ TEST(ChannelBox, HistoryOrderOffsetsAndCaps) {
     }
   }
   EXPECT_EQ(ids.size(), 5u);  // every entry has its own id
-  // 100 bytes exactly fit; one more byte drops the oldest.
+  // What the caps count: each entry's footprint (same-size entries cost the same), plus the
+  // group's own overhead.
+  const auto entries = registry.history("h");
+  const std::size_t fp = entries.front()->footprint();
+  EXPECT_GT(fp, 10u + 36u + 16u);  // more than the payload, its id and its slot
+  for (const auto& e : entries) {
+    EXPECT_EQ(e->footprint(), fp);
+  }
+  auto st = registry.stats();
+  EXPECT_EQ(st.history_payload_bytes, 50u);
+  ASSERT_GT(st.history_bytes, 5 * fp);
+  const std::size_t overhead = st.history_bytes - 5 * fp;
+  // A per-group cap of exactly ten entries: ten fit, one more drops the oldest.
+  const std::size_t cap = overhead + 10 * fp;
+  registry.set_limits({.history_max_bytes = cap, .history_max_count = 0, .history_max_total_bytes = 1 << 20});
   for (int i = 0; i < 5; ++i) {
     run(registry.group_send("h", nx::Payload(std::string(10, 'z')), true));
   }
-  EXPECT_EQ(registry.show_history("h").size(), 10u);  // 100 bytes
-  run(registry.group_send("h", nx::Payload(std::string(1, 'y')), true));
+  EXPECT_EQ(registry.show_history("h").size(), 10u);
+  EXPECT_EQ(registry.stats().history_bytes, cap);
+  run(registry.group_send("h", nx::Payload(std::string(10, 'y')), true));
   h = registry.show_history("h");
   EXPECT_EQ(h.size(), 10u);
   EXPECT_EQ(h.front().offset, 2u);  // offset 1 went
-  EXPECT_EQ(h.back().payload.text(), "y");
-  // A single message over the cap is not saved.
-  auto big = run(registry.group_send("h", nx::Payload(std::string(101, 'b')), true));
+  EXPECT_EQ(h.back().payload.text(), std::string(10, 'y'));
+  EXPECT_LE(registry.stats().history_bytes, cap);
+  // The same cap one byte smaller holds one entry less.
+  registry.set_limits({.history_max_bytes = cap - 1, .history_max_count = 0, .history_max_total_bytes = 1 << 20});
+  EXPECT_EQ(registry.show_history("h").size(), 9u);
+  // A single message whose footprint is over the cap is not saved.
+  auto big = run(registry.group_send("h", nx::Payload(std::string(cap, 'b')), true));
   EXPECT_FALSE(big.history_offset.has_value());
   // The count cap.
-  registry.set_limits({.history_max_bytes = 100, .history_max_count = 3, .history_max_total_bytes = 1000});
+  registry.set_limits({.history_max_bytes = cap, .history_max_count = 3, .history_max_total_bytes = 1 << 20});
   EXPECT_EQ(registry.show_history("h").size(), 3u);
   // Unknown group: empty. All groups: a map.
   EXPECT_TRUE(registry.show_history("unknown").empty());
+  EXPECT_TRUE(registry.history("unknown").empty());
   EXPECT_EQ(registry.show_history().size(), 1u);
   registry.flush_history();
   EXPECT_TRUE(registry.show_history("h").empty());
+  EXPECT_EQ(registry.stats().history_bytes, 0u);
   c->close_handshake();
 }
 
 TEST(ChannelBox, TotalHistoryCapEvictsLeastRecentlyWrittenGroupsFirst) {
   nx::ChannelRegistry registry;
-  registry.set_limits({.history_max_bytes = 100, .history_max_count = 0, .history_max_total_bytes = 50});
   GroupServer server(registry);
   auto [a, ja] = server.join("old");
   auto [b, jb] = server.join("new");
+  run(registry.group_send("old", nx::Payload(std::string(10, 'o')), true));
+  const std::size_t fp = registry.history("old").front()->footprint();
+  const std::size_t overhead = registry.stats().history_bytes - fp;  // "old" and "new" cost the same
+  registry.flush_history();
+  // Room for both groups and five entries: the sixth takes the oldest of the least recently written.
+  const std::size_t total = 2 * overhead + 5 * fp;
+  registry.set_limits({.history_max_bytes = 1 << 20, .history_max_count = 0, .history_max_total_bytes = total});
   for (int i = 0; i < 3; ++i) {
     run(registry.group_send("old", nx::Payload(std::string(10, 'o')), true));
   }
   for (int i = 0; i < 3; ++i) {
     run(registry.group_send("new", nx::Payload(std::string(10, 'n')), true));
+    EXPECT_LE(registry.stats().history_bytes, total);
   }
-  // 60 bytes > 50: the oldest message of the least recently written group went.
   EXPECT_EQ(registry.show_history("old").size(), 2u);
   EXPECT_EQ(registry.show_history("new").size(), 3u);
+  EXPECT_EQ(registry.stats().history_bytes, total);
   a->close_handshake();
   b->close_handshake();
+}
+
+// The footprint figures: a group name and everything kept per entry count, and a total cap
+// of X bytes never holds more than X counted bytes.
+TEST(ChannelBox, HistoryCapsCountTheWholeFootprintNamesIncluded) {
+  nx::ChannelLimits l;
+  l.max_group_name_bytes = 8000;
+  nx::ChannelRegistry registry(l);
+  GroupServer server(registry);
+  const std::string long_name(8000, 'r');
+  auto [c, j] = server.join("short");
+  EXPECT_EQ(registry.add_channel_to_group(j.channel, long_name), nx::ChannelAddStatusEnum::CHANNEL_ADDED);
+  run(registry.group_send("short", nx::Payload("x"), true));
+  const std::size_t short_bytes = registry.stats().history_bytes;
+  run(registry.group_send(long_name, nx::Payload("x"), true));
+  const auto st = registry.stats();
+  EXPECT_EQ(st.history_payload_bytes, 2u);
+  EXPECT_GE(st.history_bytes - short_bytes, short_bytes + 8000);  // the name counts
+  // A total cap of X: writes to many groups never make the counted bytes exceed it.
+  const std::size_t cap = 3 * short_bytes + 100;
+  l.history_max_total_bytes = cap;
+  registry.set_limits(l);
+  EXPECT_LE(registry.stats().history_bytes, cap);
+  EXPECT_EQ(registry.history(long_name).size(), 0u);  // 8 kB of name do not fit in the cap
+  for (int g = 0; g < 6; ++g) {
+    const std::string name = "g" + std::to_string(g);
+    ASSERT_TRUE(nx::is_member(registry.add_channel_to_group(j.channel, name)));
+    for (int i = 0; i < 4; ++i) {
+      run(registry.group_send(name, nx::Payload(std::string(20, 'p')), true));
+      EXPECT_LE(registry.stats().history_bytes, cap);
+    }
+  }
+  EXPECT_GT(registry.stats().history_entries, 0u);
+  c->close_handshake();
 }
 
 TEST(ChannelBox, HistoryLimitFromTheEnvironment) {
@@ -618,30 +679,165 @@ TEST(ChannelBox, LimitsOnGroupsMembersNamesAndHistories) {
   }
 }
 
-TEST(ChannelBox, HistoriesOfAtMostMaxGroupsGroupsLeastRecentlyWrittenFirst) {
-  nx::ChannelRegistry registry({.history_max_bytes = 1024,
-                                .history_max_count = 0,
-                                .history_max_total_bytes = 1 << 20,
-                                .max_groups = 2,
-                                .max_members_per_group = 10,
-                                .max_groups_per_channel = 10,
-                                .max_group_name_bytes = 64,
-                                .max_metadata_bytes = 64});
+TEST(ChannelBox, HistoriesOfAtMostHistoryMaxGroupsGroupsTheLongestEmptyFirst) {
+  nx::ChannelLimits l;
+  l.history_max_groups = 2;
+  nx::ChannelRegistry registry(l);
   GroupServer server(registry);
-  auto [a, ja] = server.join("h1");
+  auto [a, ja] = server.join("busy");  // stays a member: written first, yet kept
+  run(registry.group_send("busy", nx::Payload("zero"), true));
+  EXPECT_EQ(registry.add_channel_to_group(ja.channel, "h1"), nx::ChannelAddStatusEnum::CHANNEL_ADDED);
   run(registry.group_send("h1", nx::Payload("one"), true));
   EXPECT_EQ(registry.remove_channel_from_group(ja.channel, "h1"), nx::ChannelRemoveStatusEnum::GROUP_REMOVED);
+  EXPECT_EQ(registry.show_history().size(), 2u);  // an empty room keeps its history ...
+  EXPECT_EQ(registry.stats().history_groups_empty, 1u);
   EXPECT_EQ(registry.add_channel_to_group(ja.channel, "h2"), nx::ChannelAddStatusEnum::CHANNEL_ADDED);
-  run(registry.group_send("h2", nx::Payload("two"), true));
-  EXPECT_EQ(registry.remove_channel_from_group(ja.channel, "h2"), nx::ChannelRemoveStatusEnum::GROUP_REMOVED);
-  EXPECT_EQ(registry.show_history().size(), 2u);  // empty rooms keep their history ...
+  run(registry.group_send("h2", nx::Payload("two"), true));  // ... but one more than 2 makes one go:
+  auto all = registry.show_history();
+  EXPECT_EQ(all.size(), 2u);
+  EXPECT_FALSE(all.contains("h1"));  // the empty one, though "busy" was written less recently
+  EXPECT_TRUE(all.contains("busy") && all.contains("h2"));
+  // With no empty group, the least recently written goes.
   EXPECT_EQ(registry.add_channel_to_group(ja.channel, "h3"), nx::ChannelAddStatusEnum::CHANNEL_ADDED);
   run(registry.group_send("h3", nx::Payload("three"), true));
-  const auto all = registry.show_history();  // ... but at most max_groups of them
+  all = registry.show_history();
   EXPECT_EQ(all.size(), 2u);
-  EXPECT_FALSE(all.contains("h1"));
   EXPECT_TRUE(all.contains("h2") && all.contains("h3"));
+  EXPECT_EQ(registry.stats().history_groups, 2u);
   a->close_handshake();
+}
+
+// history_ttl: an empty group's history goes that long after its last member left (on a timer,
+// not on the next call); a member who joins again keeps it.
+TEST(ChannelBox, HistoryOfAnEmptyGroupExpiresAfterHistoryTtl) {
+  nx::ChannelLimits l;
+  l.history_ttl = 300ms;
+  nx::ChannelRegistry registry(l);
+  GroupServer server(registry);
+  auto [k, jk] = server.join("keep");
+  run(registry.group_send("keep", nx::Payload("kept"), true));
+  // "keep" empties first, then gets a member again at once.
+  EXPECT_EQ(registry.remove_channel_from_group(jk.channel, "keep"), nx::ChannelRemoveStatusEnum::GROUP_REMOVED);
+  EXPECT_EQ(registry.add_channel_to_group(jk.channel, "keep"), nx::ChannelAddStatusEnum::CHANNEL_ADDED);
+  auto [g, jg] = server.join("gone");
+  run(registry.group_send("gone", nx::Payload("forgotten"), true));
+  g->close_handshake();  // its last member leaves by closing the connection
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!registry.history("gone").empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);  // polling with a deadline: the event is the timer's
+  }
+  EXPECT_TRUE(registry.history("gone").empty());
+  // "keep" emptied before "gone": had rejoining not refreshed it, it would have gone first.
+  ASSERT_EQ(registry.history("keep").size(), 1u);
+  EXPECT_EQ(registry.stats().history_groups, 1u);
+  EXPECT_EQ(registry.stats().history_groups_empty, 0u);
+  EXPECT_EQ(nx::ChannelLimits{}.history_ttl, std::chrono::minutes(5));
+  k->close_handshake();
+}
+
+// Saved messages are one immutable object shared by the history and every reader.
+TEST(ChannelBox, HistoryEntriesAreSharedNotCopied) {
+  nx::ChannelRegistry registry;
+  GroupServer server(registry);
+  auto [c, j] = server.join("shared");
+  for (int i = 1; i <= 5; ++i) {
+    run(registry.group_send("shared", boost::json::object{{"n", i}}, true));
+    EXPECT_EQ(c->read_text(), "{\"n\":" + std::to_string(i) + "}");
+  }
+  const auto first = registry.history("shared");
+  const auto second = registry.history("shared");
+  ASSERT_EQ(first.size(), 5u);
+  for (std::size_t i = 0; i < first.size(); ++i) {
+    EXPECT_EQ(first[i].get(), second[i].get());                // the same object ...
+    EXPECT_EQ(first[i]->data().data(), second[i]->data().data());  // ... and the same bytes
+    if (i < 3) {  // (the connection's write queue may still hold the newest frames)
+      EXPECT_EQ(first[i].use_count(), 3);  // the history and two readers
+    }
+    EXPECT_EQ(first[i]->offset(), i + 1);
+    EXPECT_EQ(first[i]->kind(), nx::Payload::Kind::json);
+    EXPECT_EQ(first[i]->id().size(), 36u);
+  }
+  EXPECT_EQ(first[2]->data(), "{\"n\":3}");
+  EXPECT_EQ(first[2]->payload(), nx::Payload(boost::json::object{{"n", 3}}));
+  // Queries: the last n, what came after an offset, both.
+  auto q = registry.history("shared", nx::HistoryQuery{.after_offset = 0, .limit = 2});
+  ASSERT_EQ(q.size(), 2u);
+  EXPECT_EQ(q[0]->offset(), 4u);
+  EXPECT_EQ(q[1].get(), first[4].get());
+  q = registry.history("shared", nx::HistoryQuery{.after_offset = 3, .limit = 0});
+  ASSERT_EQ(q.size(), 2u);
+  EXPECT_EQ(q[0]->offset(), 4u);
+  q = registry.history("shared", nx::HistoryQuery{.after_offset = 1, .limit = 2});
+  ASSERT_EQ(q.size(), 2u);
+  EXPECT_EQ(q[0]->offset(), 4u);  // the newest two after offset 1
+  EXPECT_TRUE(registry.history("shared", nx::HistoryQuery{.after_offset = 5, .limit = 0}).empty());
+  EXPECT_TRUE(registry.history("shared", nx::HistoryQuery{.after_offset = 99, .limit = 0}).empty());
+  // A handle outlives its eviction from the history.
+  registry.flush_history("shared");
+  EXPECT_EQ(first[0].use_count(), 2);
+  EXPECT_EQ(first[0]->data(), "{\"n\":1}");
+  c->close_handshake();
+}
+
+// Replay to a joiner over a real socket: the saved frames arrive in order, in the joiner's payload
+// type, and an entry that cannot go to it is skipped without ending its connection.
+TEST(ChannelBox, ReplayHistoryToAJoinerSkipsWhatItCannotTake) {
+  nx::ChannelRegistry registry;
+  Mailbox<nx::ReplayResult> replayed;
+  nx::App app;
+  app.ws_route("/replay/{group}", [&](nx::WebSocket ws) -> nx::Task<> {
+    co_await ws.accept();
+    const std::string type(ws.query_params().get_or("type", "json"));
+    nx::Channel channel(ws, nx::PayloadType(type));
+    const std::string group(ws.path_params().at("group"));
+    const auto limit = static_cast<std::size_t>(std::stoul(std::string(ws.query_params().get_or("limit", "0"))));
+    const nx::ReplayResult r = co_await registry.replay_history(channel, group, nx::HistoryQuery{.after_offset = 0, .limit = limit});
+    (void)registry.add_channel_to_group(channel, group);
+    replayed.put(r);
+    try {
+      for (;;) {
+        co_await ws.receive_text();
+      }
+    } catch (const nx::WebSocketDisconnect&) {
+    }
+  });
+  Served served(app, 1);
+  // The first member takes bytes, so the bad entry below reaches it as a binary frame.
+  TestClient first(served.port());
+  ASSERT_EQ(first.handshake("/replay/room?type=bytes").status, 101);
+  EXPECT_EQ(replayed.take().sent, 0u);
+  run(registry.group_send("room", boost::json::object{{"n", 1}}, true));
+  boost::json::object bad;
+  bad["name"] = boost::json::string(std::string_view("bad\xff", 4));  // not UTF-8: no text frame may carry it
+  run(registry.group_send("room", bad, true));
+  run(registry.group_send("room", nx::Payload("plain text"), true));
+  run(registry.group_send("room", boost::json::object{{"n", 4}}, true));
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(first.read_message().opcode, Opcode::binary);
+  }
+  // A JSON joiner: three of four go (the text as a JSON string), the bad one is skipped.
+  TestClient joiner(served.port());
+  ASSERT_EQ(joiner.handshake("/replay/room?type=json").status, 101);
+  EXPECT_EQ(joiner.read_text(), "{\"n\":1}");
+  EXPECT_EQ(joiner.read_text(), "\"plain text\"");
+  EXPECT_EQ(joiner.read_text(), "{\"n\":4}");
+  const nx::ReplayResult r = replayed.take();
+  EXPECT_EQ(r.sent, 3u);
+  EXPECT_EQ(r.skipped, 1u);
+  EXPECT_EQ(registry.stats().history_replay_skipped, 1u);
+  // Its connection is still there: it gets the next group message.
+  run(registry.group_send("room", boost::json::object{{"n", 5}}, false));
+  EXPECT_EQ(joiner.read_text(), "{\"n\":5}");
+  EXPECT_EQ(first.read_message().payload, "{\"n\":5}");
+  // A limited replay: the last two only.
+  TestClient late(served.port());
+  ASSERT_EQ(late.handshake("/replay/room?type=text&limit=2").status, 101);
+  EXPECT_EQ(late.read_text(), "plain text");
+  EXPECT_EQ(late.read_text(), "{\"n\":4}");
+  EXPECT_EQ(replayed.take().sent, 2u);
+  for (auto* cl : {&first, &joiner, &late}) {
+    cl->close_handshake();
+  }
 }
 
 TEST(Channel, MetadataOverTheLimitIsRefused) {
