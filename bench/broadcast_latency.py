@@ -162,21 +162,28 @@ def members_process(port: int, count: int, index: int, conn) -> None:
 # ---- the sender: one fan-out to the big room always in progress --------------------------------
 
 def sender_process(port: int, content_bytes: int, conn) -> None:
-    sock, reader, _ = ws_connect(port, f"/ws/chat/{BIG_ROOM}?username=sender")
-    conn.send("ready")
-    sent = 0
-    start = time.perf_counter()
+    sock, reader, _ = ws_connect(port, f"/ws/chat/{BIG_ROOM}?username=sender", timeout=600)
     pad = "x" * content_bytes
-    sock.setblocking(True)
-    while not conn.poll():
-        marker = f"seq-{sent}-"
+
+    def round_trip(marker):
         sock.sendall(text_frame(json.dumps({"type": "message", "content": marker + pad}).encode()))
         # Wait for its own copy: the fan-out reached (at least) this member.
         while True:
             op, payload = reader.frame()
             if op == 0x1 and marker.encode() in payload:
-                break
+                return
+
+    # One message first: once it is back, the room's earlier fan-outs (the joins) are done too.
+    warm = time.perf_counter()
+    round_trip("warm-up-")
+    conn.send(("ready", time.perf_counter() - warm))
+    conn.recv()  # go
+    sent = 0
+    start = time.perf_counter()
+    while not conn.poll():
+        round_trip(f"seq-{sent}-")
         sent += 1
+    conn.recv()
     conn.send(("sent", sent, time.perf_counter() - start))
     sock.close()
 
@@ -284,12 +291,15 @@ def main() -> int:
         print(f"{args.members} members in room '{BIG_ROOM}' ({args.procs} processes, "
               f"{time.perf_counter() - started:.1f} s to join); server threads: {args.threads}", file=sys.stderr)
 
-        idle = run_probe(port, args.duration)
-
         parent, child = mp.Pipe()
         sender = mp.Process(target=sender_process, args=(port, args.content, child))
         sender.start()
-        assert parent.recv() == "ready"
+        kind, settle = parent.recv()
+        assert kind == "ready"
+        print(f"the room settled {settle:.1f} s after the last join (the sender's first message back)", file=sys.stderr)
+
+        idle = run_probe(port, args.duration)
+        parent.send("go")
         busy = run_probe(port, args.duration)
         parent.send("stop")
         _, sent, seconds = parent.recv()

@@ -372,7 +372,7 @@ struct ChannelLimits {
   /// Members one fan-out (group_send) delivers to on an event loop before it lets other work on
   /// that loop run: a message to a large group goes out in slices of this many members, so one
   /// big room cannot hold a loop (and every other client on it) for the whole fan-out. Order per
-  /// member is kept: fan-outs on one loop are delivered first come, first served.
+  /// member is kept: on each loop, a group's fan-outs are delivered first come, first served.
   std::size_t fanout_batch = 256;
 
   /// Sets a field by name from text with units (see nexios/settings.hpp); throws
