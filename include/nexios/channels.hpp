@@ -369,6 +369,11 @@ struct ChannelLimits {
   /// reconnect after a network drop or a deploy still has its messages, while abandoned rooms
   /// (and their names) stop holding memory soon after.
   std::chrono::milliseconds history_ttl{5 * 60 * 1000};
+  /// Once the history_ttl timer has forgotten at least this many counted bytes of history since
+  /// the last time, it asks the allocator to return free memory to the system (glibc's
+  /// malloc_trim; 0: never). Default 8 MiB: a trim of a 20 MB heap takes about 2 ms, so its cost
+  /// is paid at most once per 8 MiB freed, never on a message's path.
+  std::size_t history_trim_bytes = 8 * 1024 * 1024;
   /// Members one fan-out (group_send) delivers to on an event loop before it lets other work on
   /// that loop run: a message to a large group goes out in slices of this many members, so one
   /// big room cannot hold a loop (and every other client on it) for the whole fan-out. Order per
@@ -405,6 +410,8 @@ struct ChannelRegistryStats {
   std::size_t history_groups_empty = 0;
   /// Saved messages replay_history skipped because they could not go to the channel.
   std::size_t history_replay_skipped = 0;
+  /// Times the history_ttl timer returned freed memory to the system (history_trim_bytes).
+  std::size_t history_trims = 0;
 };
 
 /// A registry of groups. `ChannelBox` is the process-wide one; make your own for isolated tests.

@@ -15,7 +15,7 @@ using K = SettingKind;
 using C = ChannelLimits;
 
 
-const std::array<Setting<C>, 11> table{{
+const std::array<Setting<C>, 12> table{{
     {"history_max_bytes", K::size, 1, 4 * GiB, "saved history per group, whole footprint (also CHANNEL_BOX_HISTORY_SIZE)",
      NEXIOS_SETTING_ACCESSORS(C, history_max_bytes)},
     {"history_max_count", K::count, 0, 100'000'000, "saved messages per group",
@@ -28,6 +28,8 @@ const std::array<Setting<C>, 11> table{{
      NEXIOS_SETTING_ACCESSORS(C, history_max_groups)},
     {"history_ttl", K::duration, 0, 365 * 24 * hour, "how long an empty group keeps its history",
      NEXIOS_SETTING_ACCESSORS(C, history_ttl), {}, true},
+    {"history_trim_bytes", K::size, 0, 64 * GiB, "history forgotten by the TTL timer before it returns memory to the system",
+     NEXIOS_SETTING_ACCESSORS(C, history_trim_bytes), {}, true},
     {"max_members_per_group", K::count, 1, 100'000'000, "members of one group",
      NEXIOS_SETTING_ACCESSORS(C, max_members_per_group)},
     {"max_groups_per_channel", K::count, 1, 1'000'000, "groups one channel may join",

@@ -128,6 +128,7 @@ struct ChannelRegistry::Impl : std::enable_shared_from_this<ChannelRegistry::Imp
   // (its handler owns it), so a stopped event loop that drops it lets the next one be armed.
   std::weak_ptr<boost::asio::steady_timer> history_sweep;
   std::atomic<std::size_t> replay_skipped{0};
+  std::size_t trims = 0;  // (mutex held)
 
   /// Histories forgotten per turn of the sweep (a larger backlog continues in the next turn).
   static constexpr std::size_t history_sweep_batch = 256;

@@ -139,6 +139,7 @@ std::size_t HistoryStore::group_overhead(std::string_view group) noexcept {
 void HistoryStore::erase(Map::iterator it) {
   History& h = it->second;
   total_ -= h.bytes;
+  freed_ += h.bytes;
   for (const auto& e : h.entries) {
     payload_ -= e->size();
   }
@@ -153,6 +154,7 @@ void HistoryStore::pop_oldest(History& h) {
   const auto& e = h.entries.front();
   h.bytes -= e->footprint();
   total_ -= e->footprint();
+  freed_ += e->footprint();
   payload_ -= e->size();
   h.entries.pop_front();
 }
@@ -328,6 +330,7 @@ std::map<std::string, std::vector<HistoryEntry>> HistoryStore::query_all() const
 }
 
 void HistoryStore::clear() {
+  freed_ += total_;
   history_.clear();
   lru_.clear();
   empties_.clear();

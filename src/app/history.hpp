@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace nexios::detail {
@@ -102,6 +103,9 @@ class HistoryStore {
   [[nodiscard]] std::size_t payload_bytes() const noexcept { return payload_; }
   [[nodiscard]] std::size_t groups() const noexcept { return history_.size(); }
   [[nodiscard]] std::size_t empty_groups() const noexcept { return empties_.size(); }
+  /// Counted bytes forgotten since the last take_freed().
+  std::size_t take_freed() noexcept { return std::exchange(freed_, 0); }
+  [[nodiscard]] std::size_t freed() const noexcept { return freed_; }
 
  private:
   struct History;
@@ -126,6 +130,7 @@ class HistoryStore {
   std::list<Map::iterator> empties_;  // groups without members, longest empty first
   std::size_t total_ = 0;
   std::size_t payload_ = 0;
+  std::size_t freed_ = 0;  // counted bytes forgotten (evicted, expired, flushed) since take_freed()
 };
 
 }  // namespace nexios::detail

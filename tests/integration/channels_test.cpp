@@ -735,6 +735,37 @@ TEST(ChannelBox, HistoryOfAnEmptyGroupExpiresAfterHistoryTtl) {
   k->close_handshake();
 }
 
+// history_trim_bytes: the TTL timer returns freed memory to the system once it has forgotten at
+// least that many counted bytes since the last time (one byte short: not yet).
+TEST(ChannelBox, HistoryTimerTrimsOnceHistoryTrimBytesAreForgotten) {
+  nx::ChannelLimits l;
+  l.history_ttl = 50ms;
+  nx::ChannelRegistry registry(l);
+  GroupServer server(registry);
+  auto wait_forgotten = [&] {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (registry.stats().history_groups != 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(5ms);
+    }
+    ASSERT_EQ(registry.stats().history_groups, 0u);
+  };
+  auto [a, ja] = server.join("t1");
+  run(registry.group_send("t1", nx::Payload("same size"), true));
+  const std::size_t one = registry.stats().history_bytes;  // what forgetting "t1" frees
+  l.history_trim_bytes = one + 1;
+  registry.set_limits(l);
+  a->close_handshake();
+  wait_forgotten();
+  EXPECT_EQ(registry.stats().history_trims, 0u);  // `one` forgotten: one byte short
+  auto [b, jb] = server.join("t2");
+  run(registry.group_send("t2", nx::Payload("same size"), true));
+  EXPECT_EQ(registry.stats().history_bytes, one);
+  b->close_handshake();
+  wait_forgotten();
+  EXPECT_EQ(registry.stats().history_trims, 1u);  // 2 * one forgotten: over it
+  EXPECT_EQ(nx::ChannelLimits{}.history_trim_bytes, 8u << 20);
+}
+
 // Saved messages are one immutable object shared by the history and every reader.
 TEST(ChannelBox, HistoryEntriesAreSharedNotCopied) {
   nx::ChannelRegistry registry;
