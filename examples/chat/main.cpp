@@ -3,7 +3,8 @@
 //
 //   chat [--host 127.0.0.1] [--port 8000] [--threads N] [--limit NAME=VALUE]...      (--port 0 picks a free port)
 //
-//   GET  http://HOST:PORT/                     the chat page (HTML + JS, no external resources)
+//   GET  http://HOST:PORT/                     the chat page (and /page.css, /page.js: nothing from elsewhere,
+//                                              served with a strict Content-Security-Policy)
 //   ws://HOST:PORT/ws/chat/{room_id}?username=NAME
 //                                              one chat connection (NAME defaults to Anonymous-<time>)
 //   GET  http://HOST:PORT/api/chat/rooms       [{"room_id","user_count","users":[names]}] by room_id
@@ -14,11 +15,14 @@
 //   client → server        {"type":"message","content":...}      (type defaults to "message")
 //   server → all members   {"type":"message","content","username","user_id","room_id","timestamp"}
 //   client → server        {"type":"typing","is_typing":bool}     (is_typing defaults to true)
-//   server → all members   {"type":"typing","username","user_id","is_typing"}   (not saved)
+//   server → all members   {"type":"typing","user_id","is_typing"}   (not saved; no name: the page knows
+//                                              each user_id's name from join and chat messages)
 //   client → server        any text that is not a JSON object: sent as a message with that content
 //   server → the sender    {"type":"error","error":"message too long","limit":2000}   (content over 2000 bytes)
-// Limits: a room id of at most 64 bytes and a username of at most 32 (valid UTF-8; otherwise the
-// handshake gets 400), 20 messages a second per client (faster ones are throttled), and the
+// Limits: a room id of at most 64 bytes and a username of at most 32, both names (valid UTF-8 of
+// letters, digits, single inner spaces and -_.,'&@()!?+#; no control or invisible characters —
+// examples/common/names.hpp; otherwise the handshake gets 400 saying why), 20 messages a second
+// per client (faster ones are throttled), and the
 // ChannelLimits of the process (e.g. --limit max_groups=1000: a new room past it is closed with
 // 1013 "GROUP_LIMIT_REACHED").
 // Joining, leaving and messages are saved in the room's history; a new member gets its own join
@@ -54,8 +58,9 @@ namespace {
 /// How many saved messages a new member is sent.
 constexpr std::size_t history_replay = 50;
 /// What one client may put in a room: bounded, since everyone in the room receives it and the
-/// history keeps it. A longer room id or username is refused with 400 before the handshake; a
-/// longer message is answered {"type":"error",...} and not sent.
+/// history keeps it. A longer room id or username, or one with characters a name may not hold
+/// (examples/common/names.hpp), is refused with 400 before the handshake; a longer message is
+/// answered {"type":"error",...} and not sent.
 constexpr std::size_t max_room_id_bytes = 64;
 constexpr std::size_t max_username_bytes = 32;
 constexpr std::size_t max_content_bytes = 2000;
@@ -189,10 +194,10 @@ nx::Task<> on_text(const Member& me, const nx::Channel& channel, std::string_vie
     json::object message = chat_message(content ? *content : json::value(""), me.username, me.user_id, me.room_id);
     co_await nx::ChannelBox::group_send(me.group, std::move(message), true);
   } else if (type->is_string() && type->get_string() == "typing") {
-    // A typing indicator: broadcast, never saved.
+    // A typing indicator: broadcast, never saved. It names the member by id only: typing notices
+    // are the most frequent message, and the name is already known from the join message.
     json::object typing;
     typing["type"] = "typing";
-    typing["username"] = me.username;
     typing["user_id"] = me.user_id;
     const json::value* is_typing = obj.if_contains("is_typing");
     typing["is_typing"] = is_typing ? *is_typing : json::value(true);
@@ -302,9 +307,9 @@ int main(int argc, char** argv) {
   const nx::RunOptions options = examples::configure(app, argc, argv);
 
   app.ws_route("/ws/chat/{room_id}", chat_room,
-               {examples::bounded_params({{"room_id", max_room_id_bytes}, {"username", max_username_bytes}})});
+               {examples::valid_names({{"room_id", max_room_id_bytes}, {"username", max_username_bytes}})});
   app.get("/api/chat/rooms", list_rooms);
-  app.get("/", examples::page(chat_page));
+  examples::add_page(app, {chat_page_html, chat_page_css, chat_page_js});
   app.get("/health", [](nx::Request&, nx::Response& res) -> nx::Task<> {
     res.text("ok");
     co_return;

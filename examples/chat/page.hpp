@@ -1,6 +1,7 @@
 #pragma once
-// The chat page served at GET /: HTML, CSS and JavaScript in one string, no build step and no
-// external resources.
+// The chat page: its HTML (GET /), stylesheet (GET /page.css) and script (GET /page.js), no
+// build step and nothing loaded from elsewhere. They are separate so that the page can be served
+// with a strict Content-Security-Policy (no inline script or style; see examples/common/page.hpp).
 //
 // Stable hooks for tests and scripts:
 //   #name #room #join            the join form (#join-form); #rooms lists the active rooms
@@ -16,20 +17,62 @@
 // growing delay. Messages are kept in timestamp order and de-duplicated (a reconnect replays the
 // history again). Presence comes from GET /api/chat/rooms, refreshed on every join/leave and
 // every few seconds. Typing: {"type":"typing","is_typing":true} while typing (repeated every 3 s),
-// false after 2.5 s without a keystroke or when the message is sent.
+// false after 2.5 s without a keystroke or when the message is sent. The server's typing notices
+// carry the member's user_id only, no name: the page names the typist from the join messages and
+// chat messages it has seen (live or replayed), which carry both ("someone" until it has one).
 
 #include <string_view>
 
 namespace {
 
-constexpr std::string_view chat_page = R"html(<!doctype html>
+constexpr std::string_view chat_page_html = R"html(<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>nexios chat</title>
-<style>
-  :root { --bg:#f4f5f7; --panel:#fff; --line:#dde1e6; --text:#1f2328; --muted:#6a737d; --accent:#3b6fd8; --mine:#e8f0ff; }
+<link rel="stylesheet" href="/page.css">
+</head>
+<body>
+<header><h1>nexios chat</h1><span id="status" data-state="idle">not connected</span></header>
+<main>
+  <section id="join-view">
+    <form id="join-form" class="card" autocomplete="off">
+      <h2>Join a room</h2>
+      <label>Your name <input id="name" maxlength="32" required placeholder="e.g. Ada"></label>
+      <label>Room <input id="room" maxlength="64" required value="lobby" pattern="[A-Za-z0-9_\-]+"
+        title="letters, digits, '_' and '-'"></label>
+      <button id="join" type="submit">Join</button>
+    </form>
+    <div class="card">
+      <h2>Active rooms</h2>
+      <ul id="rooms"><li class="empty">nobody is chatting yet</li></ul>
+    </div>
+  </section>
+
+  <section id="chat-view" hidden>
+    <aside class="card">
+      <h2>Room <span id="room-title"></span></h2>
+      <h3>Online (<span id="user-count">0</span>)</h3>
+      <ul id="users"></ul>
+      <button id="leave" type="button" class="secondary">Leave room</button>
+    </aside>
+    <div class="card conversation">
+      <ol id="messages"></ol>
+      <div id="typing" aria-live="polite" data-users=""></div>
+      <form id="send-form" autocomplete="off">
+        <input id="message" placeholder="Write a message…" maxlength="4000" disabled>
+        <button id="send" type="submit" disabled>Send</button>
+      </form>
+    </div>
+  </section>
+</main>
+<script src="/page.js"></script>
+</body>
+</html>
+)html";
+
+constexpr std::string_view chat_page_css = R"css(  :root { --bg:#f4f5f7; --panel:#fff; --line:#dde1e6; --text:#1f2328; --muted:#6a737d; --accent:#3b6fd8; --mine:#e8f0ff; }
   * { box-sizing: border-box; }
   body { margin:0; font:15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; background:var(--bg); color:var(--text); }
   header { display:flex; align-items:center; justify-content:space-between; padding:.6rem 1.2rem; background:#24292f; color:#fff; }
@@ -72,44 +115,9 @@ constexpr std::string_view chat_page = R"html(<!doctype html>
   #send-form { display:flex; gap:.5rem; padding:.8rem 1rem; border-top:1px solid var(--line); }
   #send-form input { margin:0; }
   @media (max-width: 640px) { #join-view, #chat-view { grid-template-columns:1fr; } aside { display:none; } }
-</style>
-</head>
-<body>
-<header><h1>nexios chat</h1><span id="status" data-state="idle">not connected</span></header>
-<main>
-  <section id="join-view">
-    <form id="join-form" class="card" autocomplete="off">
-      <h2>Join a room</h2>
-      <label>Your name <input id="name" maxlength="40" required placeholder="e.g. Ada"></label>
-      <label>Room <input id="room" maxlength="40" required value="lobby" pattern="[A-Za-z0-9_\-]+"
-        title="letters, digits, '_' and '-'"></label>
-      <button id="join" type="submit">Join</button>
-    </form>
-    <div class="card">
-      <h2>Active rooms</h2>
-      <ul id="rooms"><li class="empty">nobody is chatting yet</li></ul>
-    </div>
-  </section>
+)css";
 
-  <section id="chat-view" hidden>
-    <aside class="card">
-      <h2>Room <span id="room-title"></span></h2>
-      <h3>Online (<span id="user-count">0</span>)</h3>
-      <ul id="users"></ul>
-      <button id="leave" type="button" class="secondary">Leave room</button>
-    </aside>
-    <div class="card conversation">
-      <ol id="messages"></ol>
-      <div id="typing" aria-live="polite" data-users=""></div>
-      <form id="send-form" autocomplete="off">
-        <input id="message" placeholder="Write a message…" maxlength="4000" disabled>
-        <button id="send" type="submit" disabled>Send</button>
-      </form>
-    </div>
-  </section>
-</main>
-<script>
-'use strict';
+constexpr std::string_view chat_page_js = R"js('use strict';
 const $ = (id) => document.getElementById(id);
 const STORE = 'nexios-chat';
 const TYPING_IDLE_MS = 2500;     // stop "typing" after this long without a keystroke
@@ -118,7 +126,7 @@ const TYPING_EXPIRE_MS = 6000;   // forget someone's typing if no update comes f
 
 const state = {
   name: '', room: '', wanted: false, ws: null, currentId: null, myIds: new Set(),
-  seen: new Set(), typers: new Map(), typingSent: false, typingSentAt: 0, typingTimer: null,
+  seen: new Set(), typers: new Map(), names: new Map(), typingSent: false, typingSentAt: 0, typingTimer: null,
   reconnectDelay: 1000, reconnectTimer: null, presenceTimer: null, presencePending: false,
 };
 
@@ -184,6 +192,7 @@ function clearConversation() {
   $('user-count').textContent = '0';
   state.seen.clear();
   state.typers.clear();
+  state.names.clear();
   state.myIds.clear();
   renderTypers();
 }
@@ -233,6 +242,10 @@ function onMessage(raw) {
   // A reconnect replays the history: show each message once.
   if (state.seen.has(raw)) return;
   state.seen.add(raw);
+  // Typing notices name nobody: remember who each id is from the messages that say it.
+  if (m.user_id && m.username && (m.type === 'message' || (m.type === 'system' && m.action === 'join'))) {
+    state.names.set(String(m.user_id), String(m.username));
+  }
   if (m.type === 'system') {
     if (m.action === 'join' && state.currentId === null && m.username === state.name) {
       state.currentId = m.user_id;   // our own join message comes first
@@ -296,14 +309,14 @@ function renderMessage(m) {
 function onTyping(m) {
   if (state.myIds.has(m.user_id)) return;
   if (m.is_typing === false) state.typers.delete(m.user_id);
-  else state.typers.set(m.user_id, { name: String(m.username), until: Date.now() + TYPING_EXPIRE_MS });
+  else state.typers.set(m.user_id, { until: Date.now() + TYPING_EXPIRE_MS });
   renderTypers();
 }
 
 function renderTypers() {
   const now = Date.now();
   for (const [id, t] of state.typers) if (t.until < now) state.typers.delete(id);
-  const names = [...new Set([...state.typers.values()].map((t) => t.name))];
+  const names = [...new Set([...state.typers.keys()].map((id) => state.names.get(String(id)) ?? 'someone'))];
   let text = '';
   if (names.length === 1) text = `${names[0]} is typing…`;
   else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
@@ -427,9 +440,6 @@ window.addEventListener('online', () => { if (state.wanted && !state.ws) connect
     $('name').focus();
   }
 })();
-</script>
-</body>
-</html>
-)html";
+)js";
 
 }  // namespace

@@ -1,14 +1,17 @@
 #pragma once
 // What the examples share: the command line (nexios::parse_command_line: --host, --port,
 // --threads, --limit NAME=VALUE, --log-level, --help), the "listening" line the tests wait for,
-// and a handler for a fixed page.
+// the guard on names (names.hpp) and the pages with their security headers (page.hpp).
+
+#include "common/names.hpp"
+#include "common/page.hpp"
 
 #include <nexios/command_line.hpp>
-#include <nexios/detail/utf8.hpp>
 #include <nexios/nexios.hpp>
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -26,9 +29,10 @@ inline nexios::RunOptions configure(nexios::App& app, int argc, char** argv) {
 }
 
 /// A guard refusing (400, before the handshake is accepted) a request whose named path or query
-/// parameters are longer than their limit in bytes, or not valid UTF-8: what a client puts in
-/// them ends up in rooms, histories and other clients' screens, so every example bounds it.
-inline nexios::Guard bounded_params(std::vector<std::pair<std::string, std::size_t>> limits) {
+/// parameters are names (usernames, room ids) that are longer than their limit in bytes, not valid
+/// UTF-8, or hold characters a name may not (see names.hpp): what a client puts in them ends up in
+/// rooms, histories and other clients' screens, so every example bounds it. The body says why.
+inline nexios::Guard valid_names(std::vector<std::pair<std::string, std::size_t>> limits) {
   return [limits = std::move(limits)](nexios::GuardContext& ctx) -> nexios::Task<nexios::GuardResult> {
     for (const auto& [name, max] : limits) {
       std::optional<std::string_view> value = ctx.path_params().get(name);
@@ -41,8 +45,8 @@ inline nexios::Guard bounded_params(std::vector<std::pair<std::string, std::size
       if (value->size() > max) {
         co_return nexios::reject(400, name + " is longer than " + std::to_string(max) + " bytes");
       }
-      if (!nexios::detail::is_valid_utf8(*value)) {
-        co_return nexios::reject(400, name + " is not valid UTF-8");
+      if (std::optional<std::string> why = name_problem(name, *value)) {
+        co_return nexios::reject(400, std::move(*why));
       }
     }
     co_return nexios::allow();
@@ -56,14 +60,6 @@ inline void announce(std::string_view name, const nexios::App& app, const nexios
               o.host.c_str(), static_cast<unsigned>(app.port()), extra.empty() ? "" : " ",
               static_cast<int>(extra.size()), extra.data());
   std::fflush(stdout);
-}
-
-/// An HTTP handler answering with a fixed HTML page (`html` must outlive the app: a literal).
-inline nexios::HttpHandler page(std::string_view html) {
-  return [html](nexios::Request&, nexios::Response& res) -> nexios::Task<> {
-    res.html(std::string(html));
-    co_return;
-  };
 }
 
 /// Serves `app` until SIGINT/SIGTERM, announcing the port once it listens (`path` names the

@@ -106,13 +106,18 @@ nx::Task<> room_handler(nx::WebSocket ws) {
 // A minimal page to try the echo endpoint from a browser.
 constexpr std::string_view index_html = R"html(<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>nexios echo</title>
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto}#log{white-space:pre-wrap;
-border:1px solid #ccc;padding:.5rem;min-height:8rem}</style></head>
+<link rel="stylesheet" href="/page.css"></head>
 <body><h1>nexios echo</h1>
 <form id="f"><input id="msg" autofocus placeholder="say something" size="40"> <button>Send</button></form>
 <div id="log"></div>
-<script>
-const log = (t) => { document.getElementById('log').textContent += t + '\n'; };
+<script src="/page.js"></script></body></html>
+)html";
+
+constexpr std::string_view index_css = R"css(body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto}#log{white-space:pre-wrap;
+border:1px solid #ccc;padding:.5rem;min-height:8rem}
+)css";
+
+constexpr std::string_view index_js = R"js(const log = (t) => { document.getElementById('log').textContent += t + '\n'; };
 const ws = new WebSocket(`ws://${location.host}/ws`);
 ws.onopen = () => log('connected');
 ws.onmessage = (e) => log('echo: ' + e.data);
@@ -123,8 +128,7 @@ document.getElementById('f').onsubmit = (e) => {
   ws.send(input.value);
   input.value = '';
 };
-</script></body></html>
-)html";
+)js";
 
 
 }  // namespace
@@ -142,7 +146,7 @@ int main(int argc, char** argv) {
   demo.ws_route("/rooms/{room}/{n:int}", room_handler);
   app.mount_ws_router(demo);
 
-  app.get("/", examples::page(index_html));
+  examples::add_page(app, {index_html, index_css, index_js});
   app.get("/health", [](nx::Request&, nx::Response& res) -> nx::Task<> {
     res.text("ok");
     co_return;

@@ -91,15 +91,20 @@ nx::Task<> notify(nx::Request& req, nx::Response& res) {
 
 constexpr std::string_view index_html = R"html(<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>nexios notifications</title>
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}
-#alerts{list-style:none;padding:0}#alerts li{background:#fff4d6;border-left:4px solid #d89b00;margin:.4rem 0;padding:.5rem .7rem}
-#status{color:#666}</style></head>
+<link rel="stylesheet" href="/page.css"></head>
 <body><h1>nexios notifications</h1>
 <p id="status">connecting…</p>
 <form id="f"><input id="msg" size="40" placeholder="an alert for every subscriber"> <button>Broadcast</button> <span id="result"></span></form>
 <ul id="alerts"></ul>
-<script>
-const $ = (id) => document.getElementById(id);
+<script src="/page.js"></script></body></html>
+)html";
+
+constexpr std::string_view index_css = R"css(body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}
+#alerts{list-style:none;padding:0}#alerts li{background:#fff4d6;border-left:4px solid #d89b00;margin:.4rem 0;padding:.5rem .7rem}
+#status{color:#666}
+)css";
+
+constexpr std::string_view index_js = R"js(const $ = (id) => document.getElementById(id);
 function connect() {
   const ws = new WebSocket(`ws://${location.host}/ws/notifications`);
   ws.onmessage = (e) => {
@@ -122,8 +127,7 @@ $('f').onsubmit = async (e) => {
   $('result').textContent = res.ok ? `${r.status}: ${r.delivered} delivered, ${r.dropped} dropped` : r.error;
   $('msg').value = '';
 };
-</script></body></html>
-)html";
+)js";
 
 }  // namespace
 
@@ -139,7 +143,7 @@ int main(int argc, char** argv) {
     res.json(out);
     co_return;
   });
-  app.get("/", examples::page(index_html));
+  examples::add_page(app, {index_html, index_css, index_js});
 
   return examples::serve(app, options, "notifications", "/ws/notifications");
 }

@@ -3,7 +3,9 @@
 //
 //   rooms [--host 127.0.0.1] [--port 8000] [--threads N] [--limit NAME=VALUE]...      (--port 0 picks a free port)
 //
-//   ws://HOST:PORT/room/{room_id}?username=NAME     join a room (NAME defaults to "anonymous")
+//   ws://HOST:PORT/room/{room_id}?username=NAME     join a room (NAME defaults to "anonymous"; the room id
+//                                                   and NAME are names of at most 64 and 32 bytes, see
+//                                                   examples/common/names.hpp, or the handshake gets 400)
 //   GET  http://HOST:PORT/api/rooms/{room_id}/history  the room's saved messages (a JSON array)
 //   GET  http://HOST:PORT/                          a small page to try it from a browser
 //
@@ -126,16 +128,21 @@ class ChatRoom : public nx::WebSocketEndpoint<ChatRoom> {
 
 constexpr std::string_view index_html = R"html(<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>nexios rooms</title>
-<style>body{font-family:system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem}
-#log{list-style:none;padding:.5rem;border:1px solid #ccc;border-radius:6px;min-height:10rem}
-#log li{margin:.2rem 0}#log .system{color:#666;font-style:italic}input{padding:.3rem}</style></head>
+<link rel="stylesheet" href="/page.css"></head>
 <body><h1>nexios rooms</h1>
 <form id="join">Room <input id="room" value="general" size="12"> Name <input id="name" size="12" placeholder="anonymous">
 <button>Join</button> <span id="status">not connected</span></form>
 <ul id="log"></ul>
 <form id="say"><input id="text" size="50" placeholder="message" disabled> <button id="send" disabled>Send</button></form>
-<script>
-const $ = (id) => document.getElementById(id);
+<script src="/page.js"></script></body></html>
+)html";
+
+constexpr std::string_view index_css = R"css(body{font-family:system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem}
+#log{list-style:none;padding:.5rem;border:1px solid #ccc;border-radius:6px;min-height:10rem}
+#log li{margin:.2rem 0}#log .system{color:#666;font-style:italic}input{padding:.3rem}
+)css";
+
+constexpr std::string_view index_js = R"js(const $ = (id) => document.getElementById(id);
 let ws = null;
 function add(cls, text) {
   const li = document.createElement('li');
@@ -162,8 +169,7 @@ $('say').onsubmit = (e) => {
   if (ws && $('text').value) ws.send(JSON.stringify({ type: 'message', content: $('text').value }));
   $('text').value = '';
 };
-</script></body></html>
-)html";
+)js";
 
 }  // namespace
 
@@ -171,7 +177,7 @@ int main(int argc, char** argv) {
   nx::App app;
   app.enable_metrics("/metrics");
   const nx::RunOptions options = examples::configure(app, argc, argv);
-  app.ws_route<ChatRoom>("/room/{room_id}", {examples::bounded_params({{"room_id", 64}, {"username", 32}})});
+  app.ws_route<ChatRoom>("/room/{room_id}", {examples::valid_names({{"room_id", 64}, {"username", 32}})});
 
   app.get("/api/rooms/{room_id}/history", [](nx::Request& req, nx::Response& res) -> nx::Task<> {
     // Shared handles to the saved messages; each is already compact JSON (or text): joined, not re-encoded.
@@ -190,7 +196,7 @@ int main(int argc, char** argv) {
     res.bytes(std::move(body), "application/json");
     co_return;
   });
-  app.get("/", examples::page(index_html));
+  examples::add_page(app, {index_html, index_css, index_js});
 
   return examples::serve(app, options, "rooms", "/room/{room_id}");
 }

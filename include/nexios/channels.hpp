@@ -374,6 +374,11 @@ struct ChannelLimits {
   /// malloc_trim; 0: never). Default 8 MiB: a trim of a 20 MB heap takes about 2 ms, so its cost
   /// is paid at most once per 8 MiB freed, never on a message's path.
   std::size_t history_trim_bytes = 8 * 1024 * 1024;
+  /// Members one fan-out (group_send) delivers to on an event loop before it lets other work on
+  /// that loop run: a message to a large group goes out in slices of this many members, so one
+  /// big room cannot hold a loop (and every other client on it) for the whole fan-out. Order per
+  /// member is kept: on each loop, a group's fan-outs are delivered first come, first served.
+  std::size_t fanout_batch = 256;
 
   /// Sets a field by name from text with units (see nexios/settings.hpp); throws
   /// std::invalid_argument naming the field, the value and the accepted range.

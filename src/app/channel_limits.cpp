@@ -15,7 +15,7 @@ using K = SettingKind;
 using C = ChannelLimits;
 
 
-const std::array<Setting<C>, 11> table{{
+const std::array<Setting<C>, 12> table{{
     {"history_max_bytes", K::size, 1, 4 * GiB, "saved history per group, whole footprint (also CHANNEL_BOX_HISTORY_SIZE)",
      NEXIOS_SETTING_ACCESSORS(C, history_max_bytes)},
     {"history_max_count", K::count, 0, 100'000'000, "saved messages per group",
@@ -38,6 +38,8 @@ const std::array<Setting<C>, 11> table{{
      NEXIOS_SETTING_ACCESSORS(C, max_group_name_bytes)},
     {"max_metadata_bytes", K::size, 0, 64 * MiB, "a channel's metadata as compact JSON",
      NEXIOS_SETTING_ACCESSORS(C, max_metadata_bytes)},
+    {"fanout_batch", K::count, 1, 1'000'000, "members one group_send delivers to on a loop before other work runs",
+     NEXIOS_SETTING_ACCESSORS(C, fanout_batch)},
 }};
 
 std::span<const Setting<C>> settings_table() { return table; }

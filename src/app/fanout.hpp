@@ -1,6 +1,7 @@
 #pragma once
 // Fan-out: the wire forms of a payload, encoded once, and their delivery to a group's snapshot
-// of members (local event loop inline, one posted task per other event loop) or to one channel.
+// of members (in slices: the first slice of each event loop at once, then one task per slice) or
+// to one channel.
 
 #include "app/channels_internal.hpp"
 #include "app/history.hpp"
@@ -53,10 +54,14 @@ struct FanoutCounts {
   std::size_t dropped = 0;
 };
 
-/// Delivers the prepared `frames` to every member of `snap` (without the registry's lock) and
-/// records the fan-out's duration since `started`.
+/// Delivers the prepared `frames` to every member of `snap` (without the registry's lock), at most
+/// `batch` members of one event loop at a time (ChannelLimits::fanout_batch) with the loop free to
+/// run other work in between; on each loop the fan-outs to one group (`group_key`: any address
+/// that identifies the group while it exists) are delivered first come, first served. Records the
+/// fan-out's duration since `started`.
 Task<FanoutCounts> fan_out(std::shared_ptr<const ChannelRegistry::Impl::Snapshot> snap,
-                           std::shared_ptr<const Frames> frames, steady::time_point started);
+                           std::shared_ptr<const Frames> frames, steady::time_point started, std::size_t batch,
+                           const void* group_key);
 
 /// Delivers the prepared `frames` to one channel, on its own event loop. True if its connection
 /// took the frame.

@@ -289,12 +289,16 @@ Task<GroupSendResult> ChannelRegistry::group_send(std::string_view group_view, P
   if (save_history) {
     saved = detail::SavedEntry::make(payload.kind(), payload.serialize());
   }
+  std::size_t batch = 0;
+  const void* group_key = nullptr;  // orders this group's fan-outs on each loop
   {
     std::lock_guard lock(impl_->mutex);
+    batch = impl_->limits.fanout_batch;
     auto it = impl_->groups.find(group);
     if (it == impl_->groups.end()) {
       co_return result;  // NO_SUCH_GROUP: nothing sent, nothing saved
     }
+    group_key = &it->second;
     snap = it->second.snapshot;
     if (saved) {
       result.history_offset = impl_->history.save(group, saved, impl_->limits);
@@ -308,7 +312,8 @@ Task<GroupSendResult> ChannelRegistry::group_send(std::string_view group_view, P
     frames->adopt(saved);
   }
   frames->prepare(snap->type_mask);
-  const detail::FanoutCounts counts = co_await detail::fan_out(std::move(snap), std::move(frames), started);
+  const detail::FanoutCounts counts =
+      co_await detail::fan_out(std::move(snap), std::move(frames), started, batch, group_key);
   result.delivered = counts.delivered;
   result.dropped = counts.dropped;
   co_return result;

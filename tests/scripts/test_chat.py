@@ -26,13 +26,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import websockets  # noqa: E402  (Debian's python3-websockets)
 
-from nexios_testlib import EchoServer, HttpConnection, RawWebSocket, ServerTestCase, TEXT, main  # noqa: E402
+from nexios_testlib import (EchoServer, HttpConnection, RawWebSocket, ServerTestCase, TEXT, build_frame,  # noqa: E402
+                            main, upgrade_request)
+from page_checks import check_page  # noqa: E402
 
 OP_TIMEOUT = 10.0
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 SYSTEM_KEYS = {"type", "action", "username", "user_id", "timestamp", "message"}
 MESSAGE_KEYS = {"type", "content", "username", "user_id", "room_id", "timestamp"}
-TYPING_KEYS = {"type", "username", "user_id", "is_typing"}
+TYPING_KEYS = {"type", "user_id", "is_typing"}  # no name: members are known by id
 SENTINEL = "sentinel-"
 
 
@@ -344,8 +346,7 @@ class Messages(ChatTestCase):
                 for m in (alice, bob):
                     msg = await m.recv()
                     self.assertEqual(set(msg), TYPING_KEYS, msg)
-                    self.assertEqual(msg, {"type": "typing", "username": "alice", "user_id": alice.user_id,
-                                           "is_typing": expected})
+                    self.assertEqual(msg, {"type": "typing", "user_id": alice.user_id, "is_typing": expected})
             await alice.send_json({"type": "message", "content": "done typing"})
             for m in (alice, bob):
                 self.assert_message(await m.recv(), "done typing", alice, room)
@@ -528,17 +529,11 @@ class RoomsApi(ChatTestCase):
 
         self.run_async(run())
 
-    def test_page_is_served(self):
-        with HttpConnection(self.port) as c:
-            c.send(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-            res = c.read_response()
-        self.assertEqual(res.status, 200)
-        self.assertTrue(res.header("Content-Type").startswith("text/html"))
-        body = res.body.decode()
-        for hook in ('id="name"', 'id="room"', 'id="join"', 'id="messages"', 'id="users"', 'id="typing"',
-                     'id="message"', 'id="send"', "/ws/chat/", "/api/chat/rooms"):
-            self.assertIn(hook, body)
-        self.assertNotRegex(body, r"(src|href)=\"https?://", "the page loads nothing from outside")
+    def test_page_is_served_with_a_strict_content_security_policy(self):
+        check_page(self, self.port,
+                   html_contains=('id="name"', 'id="room"', 'id="join"', 'id="messages"', 'id="users"',
+                                  'id="typing"', 'id="message"', 'id="send"'),
+                   js_contains=("/ws/chat/", "/api/chat/rooms"))
 
 
 class ClientInputLimits(ChatTestCase):
@@ -567,6 +562,63 @@ class ClientInputLimits(ChatTestCase):
                 self.assert_refused(f"/ws/chat/{unique_room()}{query}")
         self.assert_refused("/ws/chat/room%FF")
 
+    def refusal(self, path_and_query: str):
+        """The answer to an upgrade request (status, body)."""
+        with HttpConnection(self.port) as c:
+            c.send(upgrade_request(path_and_query, port=self.port))
+            res = c.read_response()
+        return res.status, res.body.decode("utf-8", "replace")
+
+    def test_names_with_characters_a_name_may_not_hold_are_refused_saying_why(self):
+        """Control characters, invisible and bidirectional-override characters, markup and odd
+        spacing are refused in usernames and room ids (400, before anything joins)."""
+        refused = {
+            "bell%07": "control character (U+0007)",
+            "nul%00x": "control character (U+0000)",
+            "line%0Abreak": "control character (U+000A)",
+            "cr%0D": "control character (U+000D)",
+            "del%7F": "control character (U+007F)",
+            "nel%C2%85": "control character (U+0085)",
+            "rlo%E2%80%AEevil": "not allowed (U+202E)",
+            "zero%E2%80%8Bwidth": "not allowed (U+200B)",
+            "bom%EF%BB%BF": "not allowed (U+FEFF)",
+            "tag%F3%A0%80%81": "not allowed (U+E0001)",
+            "nbsp%C2%A0x": "not allowed (U+00A0)",
+            "%3Cscript%3E": "not allowed (U+003C)",
+            "quote%22": "not allowed (U+0022)",
+            "back%5Cslash": "not allowed (U+005C)",
+            "%CC%81accent-first": "not allowed (U+0301)",
+            "%20lead": "begins or ends with a space",
+            "trail%20": "begins or ends with a space",
+            "two%20%20spaces": "two spaces in a row",
+            "bad%FF": "not valid UTF-8",
+        }
+        for name, why in refused.items():
+            with self.subTest(username=name):
+                status, body = self.refusal(f"/ws/chat/{unique_room()}?username={name}")
+                self.assertEqual(status, 400, body)
+                self.assertTrue(body.startswith("username "), body)
+                self.assertIn(why, body)
+        for room, why in (("room%0Aid", "control character (U+000A)"), ("room%E2%80%AE", "not allowed (U+202E)"),
+                          ("room%3Cb%3E", "not allowed (U+003C)")):
+            with self.subTest(room=room):
+                status, body = self.refusal(f"/ws/chat/{room}?username=ok")
+                self.assertEqual(status, 400, body)
+                self.assertTrue(body.startswith("room_id "), body)
+                self.assertIn(why, body)
+
+    def test_names_of_letters_digits_and_a_few_marks_are_accepted(self):
+        async def run():
+            for name in ("Zoë & Ann", "O'Brien", "李小龙", "Ада", "e\u0301te", "ana_maria-1.", "(hi) you!?",
+                         "a+b@c,d#e", "fan 😀", "u" * 32):
+                with self.subTest(name=name):
+                    m = await Member.join_room(self.port, unique_room(), name)
+                    self.assertEqual(m.join["username"], name)
+                    await m.close()
+            m = await Member.join_room(self.port, "Room (1) of Zoë", "x")
+            await m.close()
+        self.run_async(run())
+
     def test_a_message_over_2000_bytes_is_answered_with_an_error_and_not_sent(self):
         async def run():
             room = unique_room()
@@ -583,6 +635,73 @@ class ClientInputLimits(ChatTestCase):
             for m in (alice, bob):
                 await m.close()
         self.run_async(run())
+
+
+class Amplification(ChatTestCase):
+    """What one client can make the server send: in a room of 10, with the longest name and room id
+    the chat accepts and the smallest messages, the bytes the members receive (on the wire: frame
+    headers included) per byte the client sends stay bounded. Typing notices, the most frequent
+    message, carry no name (the issue's 15,000-byte name gave 7,068 bytes out per byte in)."""
+
+    MEMBERS = 10
+    ROUNDS = 20
+
+    @staticmethod
+    def wire_size(payload: bytes) -> int:
+        n = len(payload)
+        return 2 + n + (2 if 126 <= n <= 0xFFFF else 8 if n > 0xFFFF else 0)
+
+    def test_bytes_out_per_byte_in_stay_bounded_in_a_room_of_ten(self):
+        room = unique_room("amplification").ljust(64, "r")  # the longest room id, unused before
+        name = "n" * 32
+        members = []
+        try:
+            for i in range(self.MEMBERS):
+                user = name if i == 0 else f"member{i}"
+                m = RawWebSocket(self.port, f"/ws/chat/{room}?username={user}", OP_TIMEOUT)
+                # Its join, then the replay, which ends with that join again; the others get the join.
+                _, join = m.recv_message()
+                while m.recv_message()[1] != join:
+                    pass
+                for other in members:
+                    self.assertEqual(other.recv_message()[1], join)
+                members.append(m)
+            attacker = members[0]
+
+            def measure(payload: bytes, check):
+                sent = 0
+                for _ in range(self.ROUNDS):
+                    frame = build_frame(TEXT, payload)
+                    attacker.send_raw(frame)
+                    sent += len(frame)
+                received = 0
+                for m in members:
+                    for _ in range(self.ROUNDS):
+                        frame = m.recv_frame()
+                        self.assertEqual(frame.opcode, TEXT)
+                        check(json.loads(frame.payload), frame.payload)
+                        received += self.wire_size(frame.payload)
+                return received / sent
+
+            def check_typing(msg, raw):
+                self.assertEqual(set(msg), TYPING_KEYS, msg)
+                self.assertNotIn(name.encode(), raw)
+
+            def check_message(msg, raw):
+                self.assertEqual((msg["type"], msg["content"], msg["username"]), ("message", "x", name))
+
+            typing = measure(b'{"type":"typing"}', check_typing)
+            message = measure(b"x", check_message)
+            print(f"\namplification in a room of {self.MEMBERS}: typing {typing:.1f}, "
+                  f"1-byte message {message:.1f} bytes out per byte in", file=sys.stderr)
+            # Fan-out itself multiplies by the room's size; what each member receives per byte sent
+            # must be a small constant: a typing notice is an id, a message is bounded by the
+            # name, room id and framing limits.
+            self.assertLessEqual(typing, self.MEMBERS * 4)
+            self.assertLessEqual(message, self.MEMBERS * 40)
+        finally:
+            for m in members:
+                m.close()
 
 
 class RoomLimit(ChatTestCase):

@@ -14,6 +14,7 @@ import websockets  # noqa: E402  (Debian's python3-websockets)
 
 from nexios_testlib import (  # noqa: E402
     BINARY, CLOSE, TEXT, RawWebSocket, ServerTestCase, main)
+from page_checks import check_page  # noqa: E402
 
 MiB = 1024 * 1024
 SIZES = [0, 1, 125, 126, 127, 128, 65535, 65536, 1 * MiB, 4 * MiB, 16 * MiB]
@@ -197,6 +198,12 @@ class EchoClose(ServerTestCase):
             frame = ws.recv_frame()
             self.assertEqual(frame.opcode, CLOSE)
             ws.wait_eof()
+
+
+
+class EchoPage(ServerTestCase):
+    def test_page_is_served_with_a_strict_content_security_policy(self):
+        check_page(self, self.port, html_contains=('id="log"',), js_contains=("/ws",))
 
 
 if __name__ == "__main__":

@@ -333,7 +333,10 @@ class Http(ServerTestCase):
         res = http_exchange(self.port, get("/"))
         self.assertEqual(res.status, 200)
         self.assertTrue((res.header("Content-Type") or "").startswith("text/html"))
-        self.assertIn(b"new WebSocket", res.body)
+        self.assertIn(b'<script src="/page.js">', res.body)  # no inline script (examples/common/page.hpp)
+        script = http_exchange(self.port, get("/page.js"))
+        self.assertEqual(script.status, 200)
+        self.assertIn(b"new WebSocket", script.body)
 
     def test_method_not_allowed_on_health(self):
         res = http_exchange(self.port, f"POST /health HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 0\r\n\r\n".encode())

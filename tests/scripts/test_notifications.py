@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import websockets  # noqa: E402  (Debian's python3-websockets)
 
 from nexios_testlib import HttpConnection, RawWebSocket, ServerTestCase, TEXT, main, poll_until  # noqa: E402
+from page_checks import check_page  # noqa: E402
 
 OP_TIMEOUT = 10.0
 
@@ -209,10 +210,8 @@ class BadRequests(NotificationsTestCase):
         self.assertEqual(status, 200)
         self.assertEqual(data["status"], "NO_SUCH_GROUP")
 
-    def test_page_is_served(self):
-        res = http(self.port, "GET", "/")
-        self.assertEqual(res.status, 200)
-        self.assertIn(b"/ws/notifications", res.body)
+    def test_page_is_served_with_a_strict_content_security_policy(self):
+        check_page(self, self.port, html_contains=('id="alerts"',), js_contains=("/ws/notifications", "/api/notify"))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import websockets  # noqa: E402  (Debian's python3-websockets)
 
 from nexios_testlib import HttpConnection, RawWebSocket, ServerTestCase, TEXT, main  # noqa: E402
+from page_checks import check_page  # noqa: E402
 
 OP_TIMEOUT = 10.0
 SYSTEM_KEYS = {"type", "message", "timestamp", "users"}
@@ -280,12 +281,8 @@ class Leaving(RoomsTestCase):
 
 
 class Page(RoomsTestCase):
-    def test_page_is_served(self):
-        with HttpConnection(self.port) as c:
-            c.send(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-            res = c.read_response()
-        self.assertEqual(res.status, 200)
-        self.assertIn(b"/room/", res.body)
+    def test_page_is_served_with_a_strict_content_security_policy(self):
+        check_page(self, self.port, html_contains=('id="log"',), js_contains=("/room/",))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 // The chat example's page in a real browser: two people (two browser contexts) join the same room,
 // see each other in the presence list, see each other typing and talking, and a reload brings the
-// conversation back from the room's history.
+// conversation back from the room's history. The page works under its Content-Security-Policy
+// (nothing it does is refused), the policy stops injected inline script, and another origin
+// cannot frame it.
 //
 //   NEXIOS_CHAT_BIN=build-ex/bin/chat node --test tests/js/browser/chat.test.mjs
 //
@@ -39,9 +41,18 @@ async function openPage(name) {
   page.setDefaultTimeout(STEP_TIMEOUT_MS);
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  // A resource or connection the policy refuses shows up as a console error (the browser's own
+  // request for /favicon.ico, which the example does not serve, is not the page's doing).
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/\/favicon\.ico$/.test(m.location().url ?? '')) errors.push(m.text());
+  });
   page.errors = errors;
   pages[name] = page;
-  await page.goto(server.httpUrl('/'));
+  const response = await page.goto(server.httpUrl('/'));
+  const headers = response.headers();
+  assert.match(headers['content-security-policy'], /default-src 'none'/);
+  assert.match(headers['content-security-policy'], /frame-ancestors 'none'/);
+  assert.equal(headers['x-frame-options'], 'DENY');
   return page;
 }
 
@@ -145,6 +156,53 @@ describe('chat page in chromium', () => {
       await bob.click('#send');
       await messageItem(alice, 'back again').waitFor();
       for (const page of [alice, bob]) assert.deepEqual(page.errors, [], 'no errors in the page');
+    });
+  });
+
+  it('the policy refuses injected inline script', async () => {
+    await step('csp-inline', async () => {
+      const { alice } = pages;
+      // What an injection would do: add a <script> with inline code to the page.
+      const outcome = await alice.evaluate(() => new Promise((resolve) => {
+        document.addEventListener('securitypolicyviolation', (e) => resolve(`refused ${e.violatedDirective}`),
+                                  { once: true });
+        const s = document.createElement('script');
+        s.textContent = 'window.injected = true;';
+        document.body.append(s);
+        setTimeout(() => resolve(window.injected ? 'ran' : 'no event'), 2000);
+      }));
+      assert.match(outcome, /^refused script-src/);
+      assert.equal(await alice.evaluate(() => window.injected), undefined);
+      // That refusal was the one console error; nothing the page itself does is refused.
+      assert.ok(alice.errors.every((e) => /Content Security Policy/.test(e)), alice.errors.join('\n'));
+      alice.errors.length = 0;
+    });
+  });
+
+  it('another origin cannot frame the page (clickjacking)', async () => {
+    await step('frame', async () => {
+      const framer = createServer((req, res) => {
+        res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+        res.end(`<!doctype html><title>framer</title><iframe id="f" src="${server.httpUrl('/')}"></iframe>
+          <script>window.loaded = new Promise((r) => { document.getElementById('f').onload = () => r(true); });</script>`);
+      });
+      await new Promise((resolve) => framer.listen(0, '127.0.0.1', resolve));
+      try {
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        pages.framer = page;
+        await page.goto(`http://127.0.0.1:${framer.address().port}/`);
+        await page.evaluate(() => window.loaded);
+        const frame = page.frames().find((f) => f !== page.mainFrame());
+        assert.ok(frame, 'the iframe exists');
+        // Blocked by frame-ancestors 'none' (and X-Frame-Options): the chat page never loads in it.
+        const hasJoinForm = await frame.evaluate(() => !!document.getElementById('join-form')).catch(() => false);
+        assert.equal(hasJoinForm, false, `the chat page loaded in a frame (${frame.url()})`);
+        await context.close();
+        delete pages.framer;
+      } finally {
+        framer.close();
+      }
     });
   });
 
