@@ -172,7 +172,14 @@ json::object too_long() {
 /// One text message from a member.
 nx::Task<> on_text(const Member& me, const nx::Channel& channel, std::string_view text) {
   boost::system::error_code ec;
-  json::value data = json::parse(text, ec);
+  json::value data = nx::parse_json(text, ec);  // strict: a number out of range is an error
+  if (ec == json::error::exponent_overflow) {
+    json::object error;
+    error["type"] = "error";
+    error["error"] = "number out of range";
+    co_await channel.send(std::move(error));
+    co_return;
+  }
   if (ec || !data.is_object()) {
     // Not a JSON object: the text itself is the message.
     if (text.size() > max_content_bytes) {
@@ -232,10 +239,15 @@ nx::Task<> chat_room(nx::WebSocket ws) {
 
   Member me;
   me.room_id = std::string(ws.path_params().at("room_id"));
-  if (auto name = ws.query_params().get("username"); name && !name->empty()) {
-    me.username = std::string(*name);
-  } else {
-    me.username = "Anonymous-" + shortest(now_seconds());
+  {
+    // A local parse, freed once the name is read: ws.query_params() would keep every decoded
+    // parameter (whatever a client pads its URL with) for the connection's life.
+    const auto query = nx::QueryParams::parse(ws.url().query);
+    if (auto name = query.get("username"); name && !name->empty()) {
+      me.username = std::string(*name);
+    } else {
+      me.username = "Anonymous-" + shortest(now_seconds());
+    }
   }
   me.group = group_name(me.room_id);
 

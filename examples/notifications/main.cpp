@@ -65,7 +65,7 @@ nx::Task<> subscribe(nx::WebSocket ws) {
 
 nx::Task<> notify(nx::Request& req, nx::Response& res) {
   boost::system::error_code ec;
-  json::value body = json::parse(req.body(), ec);
+  json::value body = nx::parse_json(req.body(), ec);  // strict: numbers out of range refused
   const json::value* message = nullptr;
   if (!ec && body.is_object()) {
     message = body.as_object().if_contains("message");

@@ -12,6 +12,7 @@
 #include <nexios/command_line.hpp>
 #include <nexios/consumer.hpp>
 #include <nexios/errors.hpp>
+#include <nexios/json.hpp>
 #include <nexios/limits.hpp>
 #include <nexios/log.hpp>
 #include <nexios/request.hpp>
