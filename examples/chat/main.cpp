@@ -239,15 +239,10 @@ nx::Task<> chat_room(nx::WebSocket ws) {
 
   Member me;
   me.room_id = std::string(ws.path_params().at("room_id"));
-  {
-    // A local parse, freed once the name is read: ws.query_params() would keep every decoded
-    // parameter (whatever a client pads its URL with) for the connection's life.
-    const auto query = nx::QueryParams::parse(ws.url().query);
-    if (auto name = query.get("username"); name && !name->empty()) {
-      me.username = std::string(*name);
-    } else {
-      me.username = "Anonymous-" + shortest(now_seconds());
-    }
+  if (auto name = ws.query_params().get("username"); name && !name->empty()) {
+    me.username = std::string(*name);
+  } else {
+    me.username = "Anonymous-" + shortest(now_seconds());
   }
   me.group = group_name(me.room_id);
 

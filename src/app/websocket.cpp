@@ -292,7 +292,7 @@ const Headers& WebSocket::headers() const noexcept { return impl_->conn->request
 
 const QueryParams& WebSocket::query_params() const {
   if (!impl_->query) {
-    impl_->query = QueryParams::parse(impl_->conn->request().query_string());
+    impl_->query = QueryParams::parse_borrowed(impl_->conn->request().query_string());
   }
   return *impl_->query;
 }

@@ -3,6 +3,7 @@
 #include <nexios/detail/utf8.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <array>
 
 namespace nexios::http {
@@ -184,8 +185,38 @@ std::string percent_encode(std::string_view text) {
   return out;
 }
 
-QueryParams QueryParams::parse(std::string_view query) {
-  QueryParams params;
+QueryParams::QueryParams(const QueryParams& other) {
+  // Everything is owned by the copy: it may outlive the text a borrowing original parsed.
+  items_.reserve(other.items_.size());
+  for (const auto& [name, value] : other.items_) {
+    const std::string_view n = own(std::string(name));
+    items_.emplace_back(n, own(std::string(value)));
+  }
+}
+
+QueryParams& QueryParams::operator=(const QueryParams& other) {
+  if (this != &other) {
+    QueryParams copy(other);
+    *this = std::move(copy);
+  }
+  return *this;
+}
+
+std::string_view QueryParams::own(std::string text) {
+  owned_.push_back(std::move(text));
+  return owned_.back();
+}
+
+void QueryParams::add(std::string name, std::string value) {
+  const std::string_view n = own(std::move(name));
+  items_.emplace_back(n, own(std::move(value)));
+}
+
+void QueryParams::parse_into(std::string_view query) {
+  // A piece without '%' or '+' decodes to itself: a view, no allocation.
+  const auto decoded = [this](std::string_view raw) {
+    return raw.find_first_of("%+") == std::string_view::npos ? raw : own(percent_decode(raw, true));
+  };
   while (true) {
     const std::size_t amp = query.find('&');
     const std::string_view piece = query.substr(0, amp);
@@ -193,13 +224,30 @@ QueryParams QueryParams::parse(std::string_view query) {
       const std::size_t eq = piece.find('=');
       const std::string_view name = piece.substr(0, eq);
       const std::string_view value = eq == std::string_view::npos ? std::string_view{} : piece.substr(eq + 1);
-      params.add(percent_decode(name, true), percent_decode(value, true));
+      const std::string_view n = decoded(name);
+      items_.emplace_back(n, decoded(value));
     }
     if (amp == std::string_view::npos) {
       break;
     }
     query.remove_prefix(amp + 1);
   }
+}
+
+QueryParams QueryParams::parse(std::string_view query) {
+  QueryParams params;
+  if (!query.empty()) {
+    params.copy_ = std::make_unique<char[]>(query.size());
+    std::memcpy(params.copy_.get(), query.data(), query.size());
+    params.copy_size_ = query.size();
+    params.parse_into(std::string_view(params.copy_.get(), query.size()));
+  }
+  return params;
+}
+
+QueryParams QueryParams::parse_borrowed(std::string_view query) {
+  QueryParams params;
+  params.parse_into(query);
   return params;
 }
 

@@ -3,6 +3,8 @@
 /// Percent-decoding, query strings and cookies.
 
 #include <cstddef>
+#include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,12 +31,26 @@ std::string percent_encode(std::string_view text);
 /// @endcode
 class QueryParams {
  public:
-  using value_type = std::pair<std::string, std::string>;
+  /// A name and its value, decoded. The views stay valid while the QueryParams lives (and, for
+  /// parse_borrowed, while the text it parsed does).
+  using value_type = std::pair<std::string_view, std::string_view>;
   using const_iterator = std::vector<value_type>::const_iterator;
 
+  QueryParams() = default;
+  /// A copy owns everything it refers to (also a copy of a borrowing QueryParams).
+  QueryParams(const QueryParams& other);
+  QueryParams& operator=(const QueryParams& other);
+  QueryParams(QueryParams&&) noexcept = default;
+  QueryParams& operator=(QueryParams&&) noexcept = default;
+  ~QueryParams() = default;
+
   /// Parses a raw query string (without '?'): '&'-separated, '+' is a space, names and values
-  /// percent-decoded. Empty pieces ("a=1&&b=2") are skipped.
+  /// percent-decoded. Empty pieces ("a=1&&b=2") are skipped. The result keeps a copy of `query`.
   static QueryParams parse(std::string_view query);
+  /// The same without the copy: names and values that need no decoding are views into `query`,
+  /// which must outlive the result; only decoded pieces are owned. The server's request caches
+  /// use it, so a parameter is not held twice (the request head is kept anyway).
+  static QueryParams parse_borrowed(std::string_view query);
 
   /// The last value of `name`.
   [[nodiscard]] std::optional<std::string_view> get(std::string_view name) const noexcept;
@@ -46,9 +62,15 @@ class QueryParams {
   [[nodiscard]] bool empty() const noexcept { return items_.empty(); }
   [[nodiscard]] const_iterator begin() const noexcept { return items_.begin(); }
   [[nodiscard]] const_iterator end() const noexcept { return items_.end(); }
-  void add(std::string name, std::string value) { items_.emplace_back(std::move(name), std::move(value)); }
+  void add(std::string name, std::string value);
 
  private:
+  void parse_into(std::string_view query);
+  std::string_view own(std::string text);
+
+  std::unique_ptr<char[]> copy_;   // parse(): the query's bytes, which views point into
+  std::size_t copy_size_ = 0;
+  std::deque<std::string> owned_;  // decoded and added pieces (a deque: its elements never move)
   std::vector<value_type> items_;
 };
 

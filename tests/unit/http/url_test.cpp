@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -144,6 +145,42 @@ TEST(Cookies, SeveralHeaders) {
   const std::vector<std::string_view> headers = {"a=1; b=2", "c=3", "a=4"};
   const auto c = Cookies::parse(headers);
   EXPECT_EQ(items_of(c), (Items{{"a", "4"}, {"b", "2"}, {"c", "3"}}));
+}
+
+TEST(QueryParams, BorrowedViewsPointIntoTheTextAndOnlyDecodedPiecesAreOwned) {
+  const std::string text = "user=alice&pad=" + std::string(4000, 'p') + "&q=a%20b&plus=x+y";
+  const auto qp = QueryParams::parse_borrowed(text);
+  const auto inside = [&](std::string_view v) { return v.data() >= text.data() && v.data() + v.size() <= text.data() + text.size(); };
+  EXPECT_TRUE(inside(*qp.get("user")));
+  EXPECT_TRUE(inside(*qp.get("pad")));
+  EXPECT_EQ(qp.get("pad")->size(), 4000u);
+  EXPECT_EQ(qp.get("q"), "a b");
+  EXPECT_FALSE(inside(*qp.get("q")));
+  EXPECT_EQ(qp.get("plus"), "x y");
+  EXPECT_EQ(items_of(qp), (Items{{"user", "alice"}, {"pad", std::string(4000, 'p')}, {"q", "a b"}, {"plus", "x y"}}));
+}
+
+TEST(QueryParams, ParsedAndCopiedParamsOwnTheirText) {
+  std::string text = "a=1&b=two&c=%41";
+  const auto owned = QueryParams::parse(text);
+  std::optional<QueryParams> copy;
+  {
+    std::string scratch = text;
+    const auto borrowed = QueryParams::parse_borrowed(scratch);
+    copy = borrowed;  // a copy owns everything
+    scratch.assign(scratch.size(), '#');
+  }
+  text.assign(text.size(), '#');
+  for (const QueryParams* qp : std::vector<const QueryParams*>{&owned, &copy.value()}) {
+    EXPECT_EQ(items_of(*qp), (Items{{"a", "1"}, {"b", "two"}, {"c", "A"}}));
+  }
+  QueryParams moved = std::move(*copy);  // moving keeps the views valid (SSO strings included)
+  EXPECT_EQ(items_of(moved), (Items{{"a", "1"}, {"b", "two"}, {"c", "A"}}));
+  QueryParams assigned;
+  assigned = owned;
+  assigned.add("d", "4");
+  EXPECT_EQ(assigned.get("d"), "4");
+  EXPECT_EQ(assigned.get("b"), "two");
 }
 
 }  // namespace
