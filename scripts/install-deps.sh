@@ -41,6 +41,9 @@ TEST_PACKAGES=(
   pkg-config
   # browser tests of the chat example (tests/js/browser): Debian's chromium, /usr/bin/chromium
   chromium
+  # the Redis channel layer's tests start their own redis-server (Debian's, built with TLS);
+  # redis-tools gives redis-cli and redis-benchmark (bench/redis_layer.py)
+  redis-server redis-tools
   # fuzzing (fuzz/run.sh): clang with the libFuzzer and sanitizer runtimes
   clang libclang-rt-14-dev
 )
