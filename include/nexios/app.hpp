@@ -2,6 +2,7 @@
 /// @file
 /// `nexios::App`: routes, lifecycle hooks, shared state, limits, and the server that runs them.
 
+#include <nexios/channel_layer.hpp>
 #include <nexios/cors.hpp>
 #include <nexios/guard.hpp>
 #include <nexios/limits.hpp>
@@ -11,6 +12,7 @@
 #include <nexios/task.hpp>
 #include <nexios/websocket.hpp>
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -127,6 +129,23 @@ class App {
   /// app starts, over the environment, to `limits` and to ChannelBox's `ChannelLimits`; its
   /// `--log-level` at once. Pass `cli.run` to `run`/`start`.
   App& configure(const CommandLine& cli);
+
+  // ---- several servers ------------------------------------------------------------------------
+  /// Carries ChannelBox beyond this process: groups, history and send_to shared by every server
+  /// that uses the same layer (see nexios/channel_layer.hpp and docs/scaling.md). Without one,
+  /// ChannelBox lives in this process (the embedded default). The layer starts with the app (a
+  /// layer that cannot start, e.g. a wrong Redis password, makes `start`/`run` throw
+  /// std::runtime_error saying why) and stops after the connections have drained.
+  ///
+  /// @code
+  /// app.use_channel_layer(nx::RedisLayer({.url = "redis://127.0.0.1:6379/0"}));
+  /// @endcode
+  App& use_channel_layer(std::shared_ptr<ChannelLayer> layer);
+  template <class Layer>
+    requires std::derived_from<Layer, ChannelLayer>
+  App& use_channel_layer(Layer layer) {
+    return use_channel_layer(std::make_shared<Layer>(std::move(layer)));
+  }
 
   // ---- serving --------------------------------------------------------------------------------
   /// Serves until SIGINT or SIGTERM (or `stop()`), then shuts down gracefully: stops accepting,

@@ -253,6 +253,12 @@ struct GroupSendResult {
   std::size_t dropped = 0;
   /// The history offset of the message, when it was saved.
   std::optional<std::uint64_t> history_offset;
+  /// With a channel layer (several servers): the message was handed to the other servers. False
+  /// when the layer was not up or could not take it (counted in ChannelLayerStats::not_published:
+  /// it reached this server's members only). Always false without a layer.
+  bool published = false;
+  /// With a channel layer: how many other servers received it (those with members of the group).
+  std::size_t servers = 0;
 
   friend bool operator==(const GroupSendResult& r, GroupSendStatusEnum s) noexcept { return r.status == s; }
 };
@@ -414,6 +420,47 @@ struct ChannelRegistryStats {
   std::size_t history_trims = 0;
 };
 
+// ---- beyond this process (see nexios/channel_layer.hpp) ----------------------------------------
+
+class ChannelLayer;
+
+/// The link of a layer to the other servers.
+enum class ChannelLayerState {
+  up,            ///< connected: group messages reach the other servers
+  connecting,    ///< (re)connecting: local delivery works, nothing reaches the other servers
+  down,          ///< stopped, or given up: only local delivery
+};
+std::string_view to_string(ChannelLayerState s) noexcept;
+
+/// One member of a group on some server of the cluster (ChannelBox::cluster_groups).
+struct ClusterMember {
+  std::string channel_id;
+  /// The server that holds its connection (ChannelLayer::server_id; "local" without a layer).
+  std::string server_id;
+  /// The channel's metadata when it joined the group.
+  boost::json::object metadata;
+};
+
+/// What a layer counts (the layer's part of /metrics).
+struct ChannelLayerStats {
+  ChannelLayerState state = ChannelLayerState::down;
+  /// Group messages handed to the other servers (and send_to requests).
+  std::uint64_t published = 0;
+  /// Group messages that did not reach the other servers: the layer was not up, its pending
+  /// buffer was full, or the publish failed. Each is reported in GroupSendResult::published.
+  std::uint64_t not_published = 0;
+  /// Of those, refused because the pending-publish buffer was full.
+  std::uint64_t pending_full = 0;
+  /// Group messages and requests received from other servers.
+  std::uint64_t received = 0;
+  /// Messages on the layer's channels that were malformed or foreign: counted and dropped.
+  std::uint64_t malformed = 0;
+  /// Times the layer lost its connection and connected again.
+  std::uint64_t reconnects = 0;
+  /// Publishes sent and waiting for their reply now.
+  std::uint64_t pending = 0;
+};
+
 /// A registry of groups. `ChannelBox` is the process-wide one; make your own for isolated tests.
 ///
 /// Thread safety: every member function may be called from any thread. Group membership and
@@ -485,6 +532,28 @@ class ChannelRegistry {
   /// Group, member and history counts, taken under the registry's lock without copying anything.
   [[nodiscard]] ChannelRegistryStats stats() const;
 
+  // ---- several servers (see nexios/channel_layer.hpp and docs/scaling.md) ----------------------
+
+  /// Starts `layer` for this registry (App::use_channel_layer does it for ChannelBox when the app
+  /// starts): from then on group_send also reaches the members on the other servers, history is
+  /// shared, and the cluster_* calls answer for the cluster. Throws std::runtime_error when the
+  /// layer cannot start, std::logic_error when one is running already.
+  void start_layer(std::shared_ptr<ChannelLayer> layer);
+  /// Stops the layer (the app does it at shutdown); this registry is local again.
+  void stop_layer() noexcept;
+  /// The running layer (null: in-memory only).
+  [[nodiscard]] std::shared_ptr<ChannelLayer> layer() const;
+  /// Every group with members on any server, with its members (id, server, metadata); without a
+  /// layer, this server's. With `only`, that one group. If the layer cannot tell (not up), this
+  /// server's groups.
+  Task<std::map<std::string, std::vector<ClusterMember>>> cluster_groups(std::string_view only = {});
+  /// Members of `group` on every server (cluster_groups of one group), and their number.
+  Task<std::vector<ClusterMember>> cluster_group(std::string_view group);
+  Task<std::size_t> cluster_group_size(std::string_view group);
+  /// The saved messages of `group` as every server sees them: with a layer, read from its shared
+  /// store (history() answers from this server's copy); without, the same as history().
+  Task<std::vector<HistoryEntry>> fetch_history(std::string_view group, HistoryQuery query = {});
+
   struct Impl;
 
  private:
@@ -530,6 +599,15 @@ class ChannelBox {
     return registry().close_all_connections(code, reason);
   }
   static std::size_t clean_expired() { return registry().clean_expired(); }
+  static Task<std::map<std::string, std::vector<ClusterMember>>> cluster_groups() {
+    return registry().cluster_groups();
+  }
+  static Task<std::vector<ClusterMember>> cluster_group(std::string_view group) {
+    return registry().cluster_group(group);
+  }
+  static Task<std::vector<HistoryEntry>> fetch_history(std::string_view group, HistoryQuery query = {}) {
+    return registry().fetch_history(group, query);
+  }
 };
 
 }  // namespace nexios

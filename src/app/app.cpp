@@ -71,6 +71,15 @@ struct App::Impl final : transport::Dispatcher {
   std::vector<WsRoute> ws_routes;
   std::unique_ptr<transport::Server> server;
   std::atomic<bool> started{false};
+  // use_channel_layer: started with the app on ChannelBox, stopped once after the drain.
+  std::shared_ptr<ChannelLayer> layer;
+  std::atomic<bool> layer_running{false};
+
+  void stop_layer() noexcept {
+    if (layer_running.exchange(false)) {
+      ChannelRegistry::global().stop_layer();
+    }
+  }
 
   void require_not_started(const char* what) const {
     if (started) {
@@ -435,6 +444,7 @@ App::~App() {
     impl_->server->stop(nullptr);
     impl_->server->wait();
   }
+  impl_->stop_layer();
 }
 
 App& App::ws_route(std::string path, WebSocketHandler handler, Guards guards) {
@@ -537,9 +547,15 @@ std::uint16_t App::start(RunOptions options) {
     so.host = options.host;
     so.port = options.port;
     so.threads = options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+    if (impl_->layer) {
+      // Before the first connection: ChannelBox is the cluster's from the start.
+      ChannelRegistry::global().start_layer(impl_->layer);
+      impl_->layer_running = true;
+    }
     Impl* impl = impl_.get();
     return impl_->server->start(so, [impl]() -> Task<> { co_await impl->run_hooks(impl->startup, "startup"); });
   } catch (...) {
+    impl_->stop_layer();
     impl_->server.reset();
     impl_->started = false;
     throw;
@@ -568,8 +584,18 @@ void App::stop() noexcept {
 void App::wait() {
   if (impl_->server) {
     impl_->server->wait();
+    impl_->stop_layer();
     flush_log();
   }
+}
+
+App& App::use_channel_layer(std::shared_ptr<ChannelLayer> layer) {
+  impl_->require_not_started("use_channel_layer");
+  if (!layer) {
+    throw std::invalid_argument("use_channel_layer: no layer");
+  }
+  impl_->layer = std::move(layer);
+  return *this;
 }
 
 void App::run(RunOptions options) {
@@ -596,6 +622,7 @@ void App::run(RunOptions options) {
   });
   signal_io.run();
   waiter.join();
+  impl_->stop_layer();
   flush_log();
 }
 

@@ -13,6 +13,7 @@
 //   or leaving meanwhile do not disturb a fan-out in progress. One task is posted per other
 //   event loop, never one per member.
 
+#include <nexios/channel_layer.hpp>
 #include <nexios/channels.hpp>
 
 #include "app/history.hpp"
@@ -101,7 +102,7 @@ struct ChannelImpl : std::enable_shared_from_this<ChannelImpl> {
 
 namespace nexios {
 
-struct ChannelRegistry::Impl : std::enable_shared_from_this<ChannelRegistry::Impl> {
+struct ChannelRegistry::Impl : std::enable_shared_from_this<ChannelRegistry::Impl>, ChannelLayer::Host {
   using ChannelImpl = detail::ChannelImpl;
   struct Bucket {
     boost::asio::any_io_executor executor;
@@ -128,6 +129,9 @@ struct ChannelRegistry::Impl : std::enable_shared_from_this<ChannelRegistry::Imp
   // (its handler owns it), so a stopped event loop that drops it lets the next one be armed.
   std::weak_ptr<boost::asio::steady_timer> history_sweep;
   std::atomic<std::size_t> replay_skipped{0};
+  // The channel layer (null: in-memory only). Set and read under `mutex`; its member hooks are
+  // called under it (they only queue work).
+  std::shared_ptr<ChannelLayer> layer;
   std::size_t trims = 0;  // (mutex held)
 
   /// Histories forgotten per turn of the sweep (a larger backlog continues in the next turn).
@@ -153,6 +157,14 @@ struct ChannelRegistry::Impl : std::enable_shared_from_this<ChannelRegistry::Imp
   void detach(const ChannelImpl* ch, const std::vector<std::string>& member_of);
   std::vector<std::shared_ptr<ChannelImpl>> live_channels() const;
   void register_channel(const std::shared_ptr<ChannelImpl>& ch);
+
+  // ---- ChannelLayer::Host (registry_layer.cpp) --------------------------------------------------
+
+  void deliver_group(std::string_view group, const LayerMessage& message) override;
+  void deliver_channel(std::string_view channel_id, Payload::Kind kind, std::string_view data,
+                       std::function<void(bool)> done) override;
+  [[nodiscard]] std::vector<LocalGroup> local_groups() const override;
+  [[nodiscard]] ChannelLimits channel_limits() const override;
 };
 
 }  // namespace nexios

@@ -50,6 +50,16 @@ namespace detail {
 
 // ---- SavedEntry -----------------------------------------------------------------------------------
 
+std::shared_ptr<SavedEntry> SavedEntry::make(Payload::Kind kind, std::string_view serialized, std::string_view id,
+                                             std::chrono::system_clock::time_point timestamp) {
+  auto e = make(kind, serialized);
+  if (id.size() == e->id_.size()) {
+    std::memcpy(e->id_.data(), id.data(), id.size());
+  }
+  e->timestamp_ = timestamp;
+  return e;
+}
+
 std::shared_ptr<SavedEntry> SavedEntry::make(Payload::Kind kind, std::string_view serialized) {
   const bool valid_utf8 = kind != Payload::Kind::bytes && detail::is_valid_utf8(serialized);
   // A text frame only for valid UTF-8 (so encode never refuses it), binary otherwise.
@@ -170,7 +180,7 @@ HistoryStore::Map::iterator HistoryStore::create(std::string_view group, const C
 }
 
 std::optional<std::uint64_t> HistoryStore::save(std::string_view group, const std::shared_ptr<SavedEntry>& entry,
-                                                const ChannelLimits& limits) {
+                                                const ChannelLimits& limits, std::uint64_t at) {
   entry->set_footprint(entry_footprint(*entry));
   const std::size_t need = entry->footprint() + group_overhead(group);
   if (need > limits.history_max_bytes || need > limits.history_max_total_bytes) {
@@ -187,6 +197,12 @@ std::optional<std::uint64_t> HistoryStore::save(std::string_view group, const st
     }
   }
   History& h = it->second;
+  if (at != 0) {
+    if (at < h.next_offset) {
+      return std::nullopt;  // a repeat (or older than what is kept)
+    }
+    h.next_offset = at;
+  }
   entry->set_offset(h.next_offset++);
   h.entries.push_back(entry);
   h.bytes += entry->footprint();
@@ -289,12 +305,9 @@ std::vector<HistoryEntry> HistoryStore::query(std::string_view group, const Hist
     return out;
   }
   const auto& entries = it->second.entries;
-  // Offsets increase by one along the deque: the first one above after_offset is found directly.
-  auto first = entries.begin();
-  if (!entries.empty() && q.after_offset >= entries.front()->offset()) {
-    const std::uint64_t skip = q.after_offset - entries.front()->offset() + 1;
-    first = skip >= entries.size() ? entries.end() : entries.begin() + static_cast<std::ptrdiff_t>(skip);
-  }
+  // Offsets increase along the deque (by one, or with jumps in a channel layer's copy).
+  auto first = std::partition_point(entries.begin(), entries.end(),
+                                    [&](const auto& e) { return e->offset() <= q.after_offset; });
   auto n = static_cast<std::size_t>(entries.end() - first);
   if (q.limit != 0 && n > q.limit) {
     first += static_cast<std::ptrdiff_t>(n - q.limit);

@@ -36,6 +36,10 @@ struct SavedEntry : SavedMessage {
   /// Builds an entry (outside any lock): id, timestamp, the frame. Its offset and footprint are
   /// set by HistoryStore::save.
   static std::shared_ptr<SavedEntry> make(Payload::Kind kind, std::string_view serialized);
+  /// The same with the id (36 characters; another is made when it has not that size) and
+  /// timestamp it was given elsewhere (a message from another server).
+  static std::shared_ptr<SavedEntry> make(Payload::Kind kind, std::string_view serialized, std::string_view id,
+                                          std::chrono::system_clock::time_point timestamp);
 
   /// The frame to send to a channel of payload type `type`: the saved one itself when it fits
   /// (shared: `self` is the handle that keeps it alive), a new one for the other forms, or null
@@ -74,9 +78,11 @@ class HistoryStore {
 
   /// Saves `entry` to `group`'s history (created with members: a group_send found the group);
   /// sets its offset and footprint and returns the offset, or nothing when it is too large to
-  /// be saved at all. Evicts what the caps require.
+  /// be saved at all. Evicts what the caps require. With `at` (a channel layer's copy of a
+  /// shared history), the entry gets that offset instead of the next one; an offset at or below
+  /// the last one saved is a repeat and is not saved (offsets may jump: what this server missed).
   std::optional<std::uint64_t> save(std::string_view group, const std::shared_ptr<SavedEntry>& entry,
-                                    const ChannelLimits& limits);
+                                    const ChannelLimits& limits, std::uint64_t at = 0);
   /// Brings every history within `limits` (after the limits changed).
   void apply_limits(const ChannelLimits& limits);
 

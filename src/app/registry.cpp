@@ -60,6 +60,9 @@ ChannelRemoveStatusEnum ChannelRegistry::Impl::remove_member(std::string_view gr
     return ChannelRemoveStatusEnum::CHANNEL_DOES_NOT_EXIST;
   }
   members.erase(it);
+  if (layer) {
+    layer->member_left(group, ch->id, members.empty());
+  }
   if (members.empty()) {
     // The group goes; its history stays (a room that empties keeps its messages) for
     // history_ttl, until a member joins again, flush_history or a cap evicts it.
@@ -259,6 +262,9 @@ ChannelAddStatusEnum ChannelRegistry::add_channel_to_group(const Channel& channe
     }
     it->second.members.push_back(ch);
     Impl::rebuild(it->second);
+    if (impl_->layer) {
+      impl_->layer->member_joined(group, channel, created);
+    }
   }
   impl_->directory.insert_or_assign(ch->id, ch);
   impl_->link(*ch, &it->first);
@@ -284,9 +290,15 @@ Task<GroupSendResult> ChannelRegistry::group_send(std::string_view group_view, P
     throw std::invalid_argument("group_send: a text payload must be valid UTF-8 (use Payload::bytes for binary data)");
   }
   std::shared_ptr<const Impl::Snapshot> snap;
+  std::shared_ptr<ChannelLayer> layer;
   // The saved copy is built before the lock: its id, timestamp and frame (the serialized payload).
+  // With a layer it is also what goes to the other servers (the history is theirs to number).
   std::shared_ptr<detail::SavedEntry> saved;
-  if (save_history) {
+  {
+    std::lock_guard lock(impl_->mutex);
+    layer = impl_->layer;
+  }
+  if (save_history || layer) {
     saved = detail::SavedEntry::make(payload.kind(), payload.serialize());
   }
   std::size_t batch = 0;
@@ -295,27 +307,47 @@ Task<GroupSendResult> ChannelRegistry::group_send(std::string_view group_view, P
     std::lock_guard lock(impl_->mutex);
     batch = impl_->limits.fanout_batch;
     auto it = impl_->groups.find(group);
-    if (it == impl_->groups.end()) {
+    if (it != impl_->groups.end()) {
+      group_key = &it->second;
+      snap = it->second.snapshot;
+    } else if (!layer) {
       co_return result;  // NO_SUCH_GROUP: nothing sent, nothing saved
     }
-    group_key = &it->second;
-    snap = it->second.snapshot;
-    if (saved) {
+    if (saved && save_history && !layer && snap) {
       result.history_offset = impl_->history.save(group, saved, impl_->limits);
     }
   }
-  result.status = GroupSendStatusEnum::GROUP_SEND;
 
-  // Members get the saved frame itself where it fits: the history and every delivery share it.
-  auto frames = std::make_shared<detail::Frames>(payload);
-  if (saved) {
-    frames->adopt(saved);
+  if (snap) {
+    result.status = GroupSendStatusEnum::GROUP_SEND;
+    // Members get the saved frame itself where it fits: the history and every delivery share it.
+    auto frames = std::make_shared<detail::Frames>(payload);
+    if (saved) {
+      frames->adopt(saved);
+    }
+    frames->prepare(snap->type_mask);
+    const detail::FanoutCounts counts =
+        co_await detail::fan_out(std::move(snap), std::move(frames), started, batch, group_key);
+    result.delivered = counts.delivered;
+    result.dropped = counts.dropped;
   }
-  frames->prepare(snap->type_mask);
-  const detail::FanoutCounts counts =
-      co_await detail::fan_out(std::move(snap), std::move(frames), started, batch, group_key);
-  result.delivered = counts.delivered;
-  result.dropped = counts.dropped;
+  if (layer) {
+    // Then to the other servers (after this server's members: a slow layer never delays them).
+    LayerMessage message;
+    message.kind = saved->kind();
+    message.data = saved->data();
+    message.id = saved->id();
+    message.timestamp = saved->timestamp();
+    message.footprint = detail::entry_footprint(*saved);
+    const bool local = result.status == GroupSendStatusEnum::GROUP_SEND;
+    const LayerPublishResult published = co_await layer->publish(group, message, save_history, local);
+    result.published = published.published;
+    result.servers = published.servers;
+    result.history_offset = published.history_offset;
+    if (published.remote_members) {
+      result.status = GroupSendStatusEnum::GROUP_SEND;
+    }
+  }
   co_return result;
 }
 
@@ -330,7 +362,7 @@ Task<ReplayResult> ChannelRegistry::replay_history(const Channel& channel, std::
   const std::string group(group_view);
   auto impl = impl_;
   ReplayResult result;
-  std::vector<HistoryEntry> entries = history(group, query);
+  std::vector<HistoryEntry> entries = co_await fetch_history(group, query);
   for (auto& entry : entries) {
     if (co_await ch.send(entry)) {
       ++result.sent;
@@ -378,11 +410,17 @@ std::map<std::string, std::vector<ChannelMessage>> ChannelRegistry::show_history
 void ChannelRegistry::flush_history() {
   std::lock_guard lock(impl_->mutex);
   impl_->history.clear();
+  if (impl_->layer) {
+    impl_->layer->flush_history({});
+  }
 }
 
 void ChannelRegistry::flush_history(std::string_view group) {
   std::lock_guard lock(impl_->mutex);
   impl_->history.clear(group);
+  if (impl_->layer && !group.empty()) {
+    impl_->layer->flush_history(group);
+  }
 }
 
 std::map<std::string, std::vector<Channel>> ChannelRegistry::show_groups() const {
@@ -422,15 +460,22 @@ Task<bool> ChannelRegistry::send_to(std::string_view channel_id, Payload payload
     throw std::invalid_argument("send_to: a text payload must be valid UTF-8 (use Payload::bytes for binary data)");
   }
   std::shared_ptr<ChannelImpl> ch;
+  std::shared_ptr<ChannelLayer> layer;
   {
     std::lock_guard lock(impl_->mutex);
     auto it = impl_->directory.find(channel_id);
     if (it != impl_->directory.end()) {
       ch = it->second.lock();
     }
+    layer = impl_->layer;
   }
   if (!ch) {
-    co_return false;
+    if (!layer) {
+      co_return false;
+    }
+    // Not here: the server that has it, if any (false when the layer cannot tell).
+    const std::optional<bool> remote = co_await layer->send_to(channel_id, payload.kind(), payload.serialize());
+    co_return remote.value_or(false);
   }
   auto frames = std::make_shared<detail::Frames>(payload);
   frames->prepare(1u << static_cast<unsigned>(ch->type.value()));
@@ -451,6 +496,13 @@ std::size_t ChannelRegistry::close_all_connections(std::uint16_t code, std::stri
     });
   }
   std::lock_guard lock(impl_->mutex);
+  if (impl_->layer) {
+    for (const auto& [name, g] : impl_->groups) {
+      for (std::size_t i = 0; i < g.members.size(); ++i) {
+        impl_->layer->member_left(name, g.members[i]->id, i + 1 == g.members.size());
+      }
+    }
+  }
   impl_->groups.clear();
   impl_->history.set_all_empty(steady::now());
   if (!channels.empty()) {
