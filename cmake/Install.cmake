@@ -4,7 +4,7 @@
 include(CMakePackageConfigHelpers)
 
 # In link order: each library before the ones it depends on (nexios.pc lists them this way).
-set(NEXIOS_INSTALLED_LIBRARIES nexios nexios_ws nexios_http nexios_routing nexios_detail)
+set(NEXIOS_INSTALLED_LIBRARIES nexios_redis nexios_resp nexios nexios_ws nexios_http nexios_routing nexios_detail)
 set(NEXIOS_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/nexios)
 
 install(TARGETS ${NEXIOS_INSTALLED_LIBRARIES}

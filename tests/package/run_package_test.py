@@ -159,7 +159,7 @@ def build_pkg_config(args: Args) -> Path:
     flags = run(["pkg-config", "--cflags", "--libs", "nexios"], env=env).stdout.split()
     log("pkg-config: " + " ".join(flags))
     for want in ("-DBOOST_ASIO_NO_DEPRECATED", "-DBOOST_ASIO_DISABLE_BOOST_COROUTINE", f"-I{prefix}/include",
-                 "-lnexios", "-lboost_json", "-pthread"):
+                 "-lnexios", "-lnexios_redis", "-lnexios_resp", "-lboost_json", "-pthread"):
         if want not in flags:
             raise SystemExit(f"FAILED: {want} missing from pkg-config --cflags --libs nexios")
     version = run(["pkg-config", "--modversion", "nexios"], env=env).stdout.strip()
