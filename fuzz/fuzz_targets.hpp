@@ -16,6 +16,7 @@ int fuzz_handshake(const std::uint8_t* data, std::size_t size);
 int fuzz_route_match(const std::uint8_t* data, std::size_t size);
 int fuzz_origin(const std::uint8_t* data, std::size_t size);
 int fuzz_json(const std::uint8_t* data, std::size_t size);
+int fuzz_resp(const std::uint8_t* data, std::size_t size);
 
 namespace nexios::fuzz {
 
@@ -24,7 +25,7 @@ struct Target {
   int (*run)(const std::uint8_t*, std::size_t);
 };
 
-inline constexpr std::array<Target, 7> targets{{
+inline constexpr std::array<Target, 8> targets{{
     {"http_parser", &fuzz_http_parser},
     {"frame_parser", &fuzz_frame_parser},
     {"utf8", &fuzz_utf8},
@@ -32,6 +33,7 @@ inline constexpr std::array<Target, 7> targets{{
     {"route_match", &fuzz_route_match},
     {"origin", &fuzz_origin},
     {"json", &fuzz_json},
+    {"resp", &fuzz_resp},
 }};
 
 }  // namespace nexios::fuzz
