@@ -17,6 +17,7 @@ int fuzz_route_match(const std::uint8_t* data, std::size_t size);
 int fuzz_origin(const std::uint8_t* data, std::size_t size);
 int fuzz_json(const std::uint8_t* data, std::size_t size);
 int fuzz_resp(const std::uint8_t* data, std::size_t size);
+int fuzz_redis_wire(const std::uint8_t* data, std::size_t size);
 
 namespace nexios::fuzz {
 
@@ -25,7 +26,7 @@ struct Target {
   int (*run)(const std::uint8_t*, std::size_t);
 };
 
-inline constexpr std::array<Target, 8> targets{{
+inline constexpr std::array<Target, 9> targets{{
     {"http_parser", &fuzz_http_parser},
     {"frame_parser", &fuzz_frame_parser},
     {"utf8", &fuzz_utf8},
@@ -34,6 +35,7 @@ inline constexpr std::array<Target, 8> targets{{
     {"origin", &fuzz_origin},
     {"json", &fuzz_json},
     {"resp", &fuzz_resp},
+    {"redis_wire", &fuzz_redis_wire},
 }};
 
 }  // namespace nexios::fuzz

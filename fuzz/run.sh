@@ -17,7 +17,7 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [[ "$seconds" -lt 1 ]]; then
   echo "usage: $0 [seconds-per-target] [target...]" >&2
   exit 2
 fi
-all_targets=(http_parser frame_parser utf8 handshake route_match origin json resp)
+all_targets=(http_parser frame_parser utf8 handshake route_match origin json resp redis_wire)
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then
   targets=("${all_targets[@]}")

@@ -44,7 +44,6 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -78,52 +77,14 @@ std::string shortest(double x) {
 }
 
 // ---- who is connected --------------------------------------------------------------------------
+//
+// The seed keeps a process-wide `users` dict. Here each member's name and joining time are its
+// channel's metadata, and /api/chat/rooms asks ChannelBox::cluster_groups(): with several servers
+// on one Redis (NEXIOS_CHANNEL_LAYER=redis://...) it lists the members of every server.
 
-struct UserInfo {
-  std::string username;
-  std::string room;
-  double joined_at = 0;
-};
+constexpr std::string_view room_prefix = "chat_room_";
 
-/// The seed's process-wide `users` dict: channel id → user. Handlers run on several event-loop
-/// threads, so every access takes the mutex.
-class Users {
- public:
-  void add(const std::string& id, UserInfo info) {
-    std::lock_guard lock(mutex_);
-    users_.insert_or_assign(id, std::move(info));
-  }
-  void remove(const std::string& id) {
-    std::lock_guard lock(mutex_);
-    users_.erase(id);
-  }
-  /// room → its users, ordered by joining time (rooms ordered by name).
-  std::map<std::string, std::vector<UserInfo>> by_room() const {
-    std::map<std::string, std::vector<UserInfo>> rooms;
-    {
-      std::lock_guard lock(mutex_);
-      for (const auto& [id, info] : users_) {
-        rooms[info.room].push_back(info);
-      }
-    }
-    for (auto& [room, list] : rooms) {
-      std::stable_sort(list.begin(), list.end(),
-                       [](const UserInfo& a, const UserInfo& b) { return a.joined_at < b.joined_at; });
-    }
-    return rooms;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::map<std::string, UserInfo> users_;
-};
-
-Users& users() {
-  static Users instance;
-  return instance;
-}
-
-std::string group_name(std::string_view room_id) { return "chat_room_" + std::string(room_id); }
+std::string group_name(std::string_view room_id) { return std::string(room_prefix) + std::string(room_id); }
 
 // ---- the messages ------------------------------------------------------------------------------
 
@@ -246,17 +207,14 @@ nx::Task<> chat_room(nx::WebSocket ws) {
   }
   me.group = group_name(me.room_id);
 
-  nx::Channel channel(ws, nx::PayloadTypeEnum::JSON, 3600);  // 1 hour TTL
+  json::object who;
+  who["username"] = me.username;
+  who["joined_at"] = now_seconds();
+  nx::Channel channel(ws, nx::PayloadTypeEnum::JSON, std::chrono::hours(1), std::move(who));  // 1 hour TTL
   me.user_id = channel.id();
-  UserInfo info;
-  info.username = me.username;
-  info.room = me.room_id;
-  info.joined_at = now_seconds();
-  users().add(me.user_id, std::move(info));
 
   if (const auto joined = nx::ChannelBox::add_channel_to_group(channel, me.group); !nx::is_member(joined)) {
     // Gone before it could join, or past a limit (too many rooms, a full room): say which.
-    users().remove(me.user_id);
     co_await ws.close(1013, nx::to_string(joined));
     co_return;
   }
@@ -269,13 +227,12 @@ nx::Task<> chat_room(nx::WebSocket ws) {
     nx::log(nx::LogLevel::warning, "chat: error in room " + me.room_id + ": " + e.what());
   }
 
-  // The user is leaving (however the connection ended). It leaves the users map and the group
-  // first, so that whoever gets the leave message and asks /api/chat/rooms sees it gone. (The
+  // The user is leaving (however the connection ended). It leaves the group first, so that
+  // whoever gets the leave message and asks /api/chat/rooms sees it gone. (The
   // channel system has already taken the channel out of the group if the connection ended.)
   // Then the leave message goes to the room and into its history (co_await is not allowed
   // inside a catch block, hence here, after the try). If it was the last member, the group is
   // gone and nothing is sent or saved; the room's history stays.
-  users().remove(me.user_id);
   nx::ChannelBox::remove_channel_from_group(channel, me.group);
   json::object leave = system_message("leave", me.username, me.user_id);
   co_await nx::ChannelBox::group_send(me.group, std::move(leave), true);
@@ -286,19 +243,28 @@ nx::Task<> chat_room(nx::WebSocket ws) {
 
 nx::Task<> list_rooms(nx::Request&, nx::Response& res) {
   json::array rooms;
-  for (const auto& [room, members] : users().by_room()) {
+  // Every server's members (this server's alone without a channel layer), rooms by name.
+  for (auto& [group, members] : co_await nx::ChannelBox::cluster_groups()) {
+    if (!group.starts_with(room_prefix) || members.empty()) {
+      continue;
+    }
+    std::stable_sort(members.begin(), members.end(), [](const nx::ClusterMember& a, const nx::ClusterMember& b) {
+      const auto* ta = a.metadata.if_contains("joined_at");
+      const auto* tb = b.metadata.if_contains("joined_at");
+      return (ta && ta->is_double() ? ta->as_double() : 0.0) < (tb && tb->is_double() ? tb->as_double() : 0.0);
+    });
     json::object r;
-    r["room_id"] = room;
-    r["user_count"] = nx::ChannelBox::registry().group_size(group_name(room));
+    r["room_id"] = group.substr(room_prefix.size());
+    r["user_count"] = members.size();
     json::array names;
-    for (const auto& u : members) {
-      names.emplace_back(u.username);
+    for (const auto& m : members) {
+      const auto* name = m.metadata.if_contains("username");
+      names.emplace_back(name && name->is_string() ? name->as_string() : json::string());
     }
     r["users"] = std::move(names);
     rooms.emplace_back(std::move(r));
   }
   res.json(rooms);
-  co_return;
 }
 
 }  // namespace

@@ -1,15 +1,19 @@
 #pragma once
 // What the examples share: the command line (nexios::parse_command_line: --host, --port,
-// --threads, --limit NAME=VALUE, --log-level, --help), the "listening" line the tests wait for,
-// the guard on names (names.hpp) and the pages with their security headers (page.hpp).
+// --threads, --limit NAME=VALUE, --log-level, --help), the channel layer named by
+// NEXIOS_CHANNEL_LAYER (memory, the default, or redis://...: several servers, one ChannelBox),
+// the "listening" line the tests wait for, the guard on names (names.hpp) and the pages with
+// their security headers (page.hpp).
 
 #include "common/names.hpp"
 #include "common/page.hpp"
 
 #include <nexios/command_line.hpp>
 #include <nexios/nexios.hpp>
+#include <nexios/redis.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <optional>
 #include <stdexcept>
@@ -20,11 +24,20 @@
 
 namespace examples {
 
-/// Parses the command line into `app` (limits, log level) and returns where to serve. Exits with
-/// 0 on --help and with 2 on a bad option, printing why.
+/// Parses the command line into `app` (limits, log level), takes the channel layer
+/// NEXIOS_CHANNEL_LAYER names, and returns where to serve. Exits with 0 on --help and with 2 on a
+/// bad option or layer, printing why.
 inline nexios::RunOptions configure(nexios::App& app, int argc, char** argv) {
   const nexios::CommandLine cli = nexios::parse_command_line(argc, argv);
   app.configure(cli);
+  try {
+    if (auto layer = nexios::RedisLayer::from_environment()) {
+      app.use_channel_layer(std::move(layer));
+    }
+  } catch (const std::invalid_argument& e) {
+    std::cerr << e.what() << "\n";
+    std::exit(2);
+  }
   return cli.run;
 }
 

@@ -59,7 +59,7 @@ struct LayerPublishResult {
   /// Members exist on some other server (when the layer can tell).
   bool remote_members = false;
   /// The history offset the layer gave it (when it was saved).
-  std::optional<std::uint64_t> history_offset;
+  std::optional<std::uint64_t> history_offset{};
 };
 
 /// A saved message built by a layer (from what its shared store holds) for the history API.

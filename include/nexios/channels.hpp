@@ -434,11 +434,11 @@ std::string_view to_string(ChannelLayerState s) noexcept;
 
 /// One member of a group on some server of the cluster (ChannelBox::cluster_groups).
 struct ClusterMember {
-  std::string channel_id;
+  std::string channel_id{};
   /// The server that holds its connection (ChannelLayer::server_id; "local" without a layer).
-  std::string server_id;
+  std::string server_id{};
   /// The channel's metadata when it joined the group.
-  boost::json::object metadata;
+  boost::json::object metadata{};
 };
 
 /// What a layer counts (the layer's part of /metrics).

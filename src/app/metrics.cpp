@@ -9,6 +9,8 @@
 
 #include "app/metrics.hpp"
 
+#include <nexios/channel_layer.hpp>
+
 #include "transport/server.hpp"
 #include "transport/stats.hpp"
 
@@ -196,6 +198,10 @@ std::string render_prometheus(transport::Server* server) {
   }
   // Under the registry's lock: four numbers; formatted after it is released.
   const ChannelRegistryStats channels = ChannelRegistry::global().stats();
+  std::optional<ChannelLayerStats> layer;
+  if (auto l = ChannelRegistry::global().layer()) {
+    layer = l->stats();
+  }
 
   Writer w;
   w.family("nexios_connections_open", "gauge",
@@ -266,6 +272,35 @@ std::string render_prometheus(transport::Server* server) {
   w.family("nexios_group_send_duration_seconds", "histogram",
            "group_send fan-out: from the call until the last event loop has queued the frame for its members.");
   w.histogram("nexios_group_send_duration_seconds", "", stats::fanout_bounds_ns, t.fanout, t.fanout_sum_ns);
+
+  if (layer) {
+    w.family("nexios_channel_layer_up", "gauge",
+             "1 while the channel layer reaches the other servers (connected to Redis), else 0.");
+    w.sample("nexios_channel_layer_up", "", static_cast<std::uint64_t>(layer->state == ChannelLayerState::up ? 1 : 0));
+    w.family("nexios_channel_layer_state", "gauge", "The channel layer's state: 1 for the current one.");
+    for (auto st : {ChannelLayerState::up, ChannelLayerState::connecting, ChannelLayerState::down}) {
+      w.sample("nexios_channel_layer_state", fmt::format("state=\"{}\"", to_string(st)),
+               static_cast<std::uint64_t>(layer->state == st ? 1 : 0));
+    }
+    w.family("nexios_channel_layer_published_total", "counter", "Group messages and send_to requests handed to the other servers.");
+    w.sample("nexios_channel_layer_published_total", "", layer->published);
+    w.family("nexios_channel_layer_not_published_total", "counter",
+             "Group messages that reached only this server's members (the layer was not up, its pending buffer was "
+             "full, or the publish failed).");
+    w.sample("nexios_channel_layer_not_published_total", "", layer->not_published);
+    w.family("nexios_channel_layer_pending_full_total", "counter",
+             "Of those, refused because max_pending_publishes were waiting for Redis.");
+    w.sample("nexios_channel_layer_pending_full_total", "", layer->pending_full);
+    w.family("nexios_channel_layer_received_total", "counter", "Group messages and requests received from other servers.");
+    w.sample("nexios_channel_layer_received_total", "", layer->received);
+    w.family("nexios_channel_layer_malformed_total", "counter",
+             "Malformed or foreign messages on the layer's channels, dropped.");
+    w.sample("nexios_channel_layer_malformed_total", "", layer->malformed);
+    w.family("nexios_channel_layer_reconnects_total", "counter", "Times the layer lost Redis and connected again.");
+    w.sample("nexios_channel_layer_reconnects_total", "", layer->reconnects);
+    w.family("nexios_channel_layer_pending", "gauge", "Publishes sent to Redis and waiting for their reply.");
+    w.sample("nexios_channel_layer_pending", "", layer->pending);
+  }
 
   if (running) {
     w.family("nexios_event_loop_last_lag_seconds", "gauge",

@@ -205,6 +205,7 @@ ChannelRegistry::ChannelRegistry(ChannelLimits limits) : impl_(std::make_shared<
 }
 
 ChannelRegistry::~ChannelRegistry() {
+  stop_layer();  // no layer may deliver to a registry that is gone
   // Channels that outlive this registry must forget it.
   std::lock_guard lock(impl_->mutex);
   std::vector<std::shared_ptr<ChannelImpl>> known;
