@@ -110,7 +110,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// The same for a braced list: `send({"SET", key, value}, handler)`.
   bool send(std::initializer_list<std::string_view> args, ReplyHandler handler);
   /// The same, awaited: the ec and the reply; never throws for Redis or connection errors (a
-  /// refused send gives std::errc::not_connected or std::errc::resource_unavailable_try_again).
+  /// refused send gives std::errc::not_connected, std::errc::resource_unavailable_try_again when
+  /// a bound is reached, std::errc::invalid_argument for an empty or (UN)SUBSCRIBE command).
   nexios::Task<std::pair<std::error_code, resp::Value>> command(std::vector<std::string> args);
 
   /// Messages of subscribed channels (["message", channel, payload], and pmessage's channel).
@@ -138,8 +139,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   [[nodiscard]] const ConnectionConfig& config() const noexcept { return cfg_; }
 
  private:
+  /// What a queued command expects back.
   enum class Kind : std::uint8_t { normal, subscribe, unsubscribe };
+  /// idle → connecting → open → closed (or connecting → closed).
   enum class State : std::uint8_t { idle, connecting, open, closed };
+  /// A command queued or waiting for its reply.
   struct Pending {
     ReplyHandler handler;
     std::function<void()> confirmed;  // subscribe: Redis confirmed
@@ -147,20 +151,33 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Kind kind = Kind::normal;
     bool subscriber_mode = false;  // sent while in subscriber mode: pushes may precede its reply
   };
+  /// The sockets, TLS context and timers (defined in connection.cpp: no OpenSSL in this header).
   struct Io;
 
+  /// Use create().
   Connection(boost::asio::any_io_executor ex, ConnectionConfig cfg);
 
+  /// Appends the command to the write buffer and the pending queue (while connecting too);
+  /// schedules the write for the end of this loop turn. False when a bound is reached.
   bool enqueue(std::span<const std::string_view> args, ReplyHandler handler, Kind kind,
                std::function<void()> confirmed);
+  /// enqueue() awaited (connect() uses it before the connection is open).
   nexios::Task<std::pair<std::error_code, resp::Value>> request(std::vector<std::string> args);
+  /// SNI, verification and the TLS handshake; an empty string or the error text.
   nexios::Task<std::string> handshake_tls();
+  /// Writes everything queued, unless a write is in flight (its completion starts the next).
   void start_write();
+  /// One read into the read buffer; on_read parses it and reads again.
   void start_read();
+  /// Feeds the parser and dispatches each reply; a read error or malformed stream fails.
   void on_read(const boost::system::error_code& ec, std::size_t n);
+  /// A reply to the oldest pending command, or a pub/sub message.
   void dispatch(resp::Value v);
+  /// Arms the timer for the oldest pending command's reply_timeout, if not armed.
   void arm_reply_timer();
+  /// Closes, gives every outstanding handler `ec`, runs the close handler once if it was open.
   void fail(std::error_code ec, const std::string& why);
+  /// Cancels the resolver and timers and closes the socket.
   void close_transport() noexcept;
 
   boost::asio::any_io_executor executor_;

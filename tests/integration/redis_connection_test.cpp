@@ -300,6 +300,68 @@ TEST_F(RedisConnectionTest, CloseAbortsOutstandingHandlers) {
   EXPECT_FALSE(c->send({"PING"}, {}));
 }
 
+TEST_F(RedisConnectionTest, CommandsQueuedDuringAWriteLeaveInTheNextOne) {
+  auto c = open();
+  const std::size_t before = c->writes_started();
+  int replies = 0;
+  ASSERT_TRUE(c->send({"SET", "big", std::string(8 << 20, 'x')}, [&](std::error_code, Value) { ++replies; }));
+  io_.poll();  // the first write starts
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(c->send({"PING"}, [&](std::error_code ec, Value v) {
+      EXPECT_FALSE(ec);
+      EXPECT_EQ(v, Value::simple_string("PONG"));
+      ++replies;
+    }));
+  }
+  ASSERT_TRUE(run_until(io_, [&] { return replies == 101; }));
+  EXPECT_EQ(c->writes_started() - before, 2u);
+}
+
+TEST_F(RedisConnectionTest, WriteBufferIsBounded) {
+  auto cfg = config_for(server_);
+  cfg.max_write_buffer_bytes = 1000;
+  auto c = open(cfg);
+  int replies = 0;
+  const std::string value(600, 'v');
+  EXPECT_TRUE(c->send({"SET", "a", value}, [&](std::error_code, Value) { ++replies; }));
+  EXPECT_FALSE(c->send({"SET", "b", value}, [&](std::error_code, Value) { ++replies; }));
+  EXPECT_EQ(c->pending(), 1u);
+  ASSERT_TRUE(run_until(io_, [&] { return replies == 1; }));
+  // One command larger than the bound still goes when nothing else is queued.
+  EXPECT_TRUE(c->send({"SET", "c", std::string(5000, 'v')}, [&](std::error_code, Value) { ++replies; }));
+  ASSERT_TRUE(run_until(io_, [&] { return replies == 2; }));
+}
+
+TEST_F(RedisConnectionTest, PeerCloseRunsTheCloseHandlerOnce) {
+  auto c = open();
+  std::vector<std::string> closes;
+  c->set_close_handler([&](const std::string& why) { closes.push_back(why); });
+  EXPECT_EQ(command(io_, c, {"CLIENT", "SETNAME", "victim"}).second, Value::simple_string("OK"));
+  EXPECT_EQ(server_.command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes").type, Value::Type::integer);
+  ASSERT_TRUE(run_until(io_, [&] { return !closes.empty(); }));
+  EXPECT_EQ(closes, std::vector<std::string>{"connection closed by the server"});
+  EXPECT_FALSE(c->is_open());
+  io_.poll();
+  EXPECT_EQ(closes.size(), 1u);
+}
+
+TEST(RedisServerSupport, RestartKeepsThePortAndOptions) {
+  RedisServer server(RedisServerOptions{"pw", false, {"--databases", "4"}});
+  const auto port = server.port();
+  const auto pid = server.pid();
+  EXPECT_EQ(server.command("SET", "k", "v"), Value::simple_string("OK"));
+  server.restart();
+  EXPECT_EQ(server.port(), port);
+  EXPECT_NE(server.pid(), pid);
+  EXPECT_EQ(server.command("PING"), Value::simple_string("PONG"));
+  EXPECT_TRUE(server.command("GET", "k").is_null());  // --save "": nothing survives
+  EXPECT_EQ(server.command("CONFIG", "GET", "databases"), Value::array({Value::bulk("databases"), Value::bulk("4")}));
+  EXPECT_EQ(server.url(), "redis://:pw@127.0.0.1:" + std::to_string(port) + "/0");
+  server.kill();
+  EXPECT_FALSE(server.running());
+  EXPECT_THROW((void)server.command("PING"), std::runtime_error);
+}
+
 TEST(RedisConnect, PasswordRightWrongAndMissing) {
   RedisServer server(RedisServerOptions{"s3cret", false, {}});
   asio::io_context io;

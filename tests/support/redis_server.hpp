@@ -150,6 +150,7 @@ inline void pause_ms(int ms) {
   ::poll(nullptr, 0, ms);
 }
 
+/// The contents of a file ("" when missing).
 inline std::string read_file(const std::string& path) {
   std::ifstream in(path);
   std::stringstream text;
@@ -160,6 +161,8 @@ inline std::string read_file(const std::string& path) {
 /// A blocking RESP client over TCP or TLS (no certificate check: it talks to our own server).
 class SyncClient {
  public:
+  /// Connects to 127.0.0.1:port (TLS handshake too); every read and write is bounded by
+  /// `timeout`. Throws std::runtime_error.
   SyncClient(std::uint16_t port, bool tls, std::chrono::milliseconds timeout) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0) {
@@ -192,6 +195,7 @@ class SyncClient {
   }
   SyncClient(const SyncClient&) = delete;
   SyncClient& operator=(const SyncClient&) = delete;
+  /// Closes the connection.
   ~SyncClient() { close(); }
 
   /// Sends the commands in one write and returns their replies.
@@ -234,6 +238,7 @@ class SyncClient {
   }
 
  private:
+  /// Frees the TLS state and closes the socket.
   void close() {
     if (ssl_ != nullptr) {
       ::SSL_free(ssl_);
@@ -249,9 +254,9 @@ class SyncClient {
     }
   }
 
-  int fd_ = -1;
-  SSL_CTX* ctx_ = nullptr;
-  SSL* ssl_ = nullptr;
+  int fd_ = -1;              ///< the TCP socket
+  SSL_CTX* ctx_ = nullptr;   ///< TLS only
+  SSL* ssl_ = nullptr;       ///< TLS only
 };
 
 }  // namespace redis_test_detail
@@ -474,11 +479,11 @@ class RedisServer {
     throw std::runtime_error("redis-server did not answer PING within 10 s: " + log());
   }
 
-  RedisServerOptions options_;
-  TlsFiles tls_;
-  std::string dir_;
-  std::uint16_t port_ = 0;
-  pid_t pid_ = -1;
+  RedisServerOptions options_;  ///< as started
+  TlsFiles tls_;                ///< generated once per server (restart keeps them)
+  std::string dir_;             ///< the temp dir, removed by the destructor
+  std::uint16_t port_ = 0;      ///< kept by restart()
+  pid_t pid_ = -1;              ///< -1: not running
 };
 
 }  // namespace nexios::test
