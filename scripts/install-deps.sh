@@ -27,6 +27,8 @@ DEMO_PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev
   # logging: spdlog (the default log sink) and fmt (line formatting)
   libspdlog-dev libfmt-dev
+  # the Redis channel layer's TLS (nexios::redis; every example links it): OpenSSL 3
+  libssl-dev
 )
 
 # test: on top of the demo's.

@@ -31,6 +31,8 @@ fi
 if [ "$which" = tsan ] || [ "$which" = all ]; then
   echo "== ThreadSanitizer: the multi-threaded tests"
   cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DNEXIOS_SANITIZE=thread -DNEXIOS_BUILD_EXAMPLES=OFF >/dev/null
-  cmake --build build-tsan -j "$jobs" --target integration_tests
+  cmake --build build-tsan -j "$jobs" --target integration_tests redis_layer_tests
   ./build-tsan/tests/integration_tests
+  # The Redis channel layer: its own thread, the registry's, and the server's loops.
+  ./build-tsan/tests/redis_layer_tests
 fi

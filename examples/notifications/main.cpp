@@ -4,11 +4,17 @@
 //   notifications [--host 127.0.0.1] [--port 8000] [--threads N] [--limit NAME=VALUE]...    (--port 0 picks a free port)
 //
 //   ws://HOST:PORT/ws/notifications      subscribe: first {"type":"subscribed","group":"notifications",
-//                                        "subscribers":N}, then every alert as {"type":"alert","message":M}
+//                                        "subscribers":N,"channel_id":ID}, then every alert as
+//                                        {"type":"alert","message":M}
 //   POST http://HOST:PORT/api/notify     body {"message": "..."}: broadcasts the alert and answers
-//                                        {"status":"GROUP_SEND"|"NO_SUCH_GROUP","delivered":N,"dropped":M}
-//                                        (400 {"error": ...} for a body without a string "message")
-//   GET  http://HOST:PORT/api/notify/subscribers   {"subscribers":N}
+//                                        {"status":"GROUP_SEND"|"NO_SUCH_GROUP","delivered":N,"dropped":M,
+//                                         "published":bool,"servers":S}  (S: other servers reached)
+//                                        body {"message": "...", "to": ID}: only to that subscriber
+//                                        (ChannelBox::send_to, on whichever server it is), answers
+//                                        {"status":"SENT"|"NO_SUCH_CHANNEL"}
+//                                        (400 {"error": ...} for a body without a string "message",
+//                                        or with a "to" that is not a string)
+//   GET  http://HOST:PORT/api/notify/subscribers   {"subscribers":N}   (on every server, with a layer)
 //   GET  http://HOST:PORT/               a page that subscribes and can send alerts
 //
 // A subscriber leaves the group by itself when its connection ends, however it ends: the channel
@@ -49,7 +55,8 @@ nx::Task<> subscribe(nx::WebSocket ws) {
     json::object hello;
     hello["type"] = "subscribed";
     hello["group"] = group_name;
-    hello["subscribers"] = nx::ChannelBox::registry().group_size(group_name);
+    hello["subscribers"] = co_await nx::ChannelBox::registry().cluster_group_size(group_name);
+    hello["channel_id"] = channel.id();
     co_await channel.send(std::move(hello));
     // Keep the connection open until the client leaves; what it sends is ignored.
     for (;;) {
@@ -67,12 +74,14 @@ nx::Task<> notify(nx::Request& req, nx::Response& res) {
   boost::system::error_code ec;
   json::value body = nx::parse_json(req.body(), ec);  // strict: numbers out of range refused
   const json::value* message = nullptr;
+  const json::value* to = nullptr;
   if (!ec && body.is_object()) {
     message = body.as_object().if_contains("message");
+    to = body.as_object().if_contains("to");
   }
-  if (message == nullptr || !message->is_string()) {
+  if (message == nullptr || !message->is_string() || (to != nullptr && !to->is_string())) {
     json::object error;
-    error["error"] = "expected a JSON object with a string \"message\"";
+    error["error"] = "expected a JSON object with a string \"message\" (and optionally a string \"to\")";
     res.status(400).json(error);
     co_return;
   }
@@ -80,12 +89,20 @@ nx::Task<> notify(nx::Request& req, nx::Response& res) {
   json::object alert;
   alert["type"] = "alert";
   alert["message"] = *message;
-  const nx::GroupSendResult sent = co_await nx::ChannelBox::group_send(group_name, std::move(alert));
-
   json::object report;
+  if (to != nullptr) {
+    // One subscriber, on whichever server holds its connection.
+    const bool sent = co_await nx::ChannelBox::send_to(std::string(to->get_string()), std::move(alert));
+    report["status"] = sent ? "SENT" : "NO_SUCH_CHANNEL";
+    res.json(report);
+    co_return;
+  }
+  const nx::GroupSendResult sent = co_await nx::ChannelBox::group_send(group_name, std::move(alert));
   report["status"] = nx::to_string(sent.status);
   report["delivered"] = sent.delivered;
   report["dropped"] = sent.dropped;
+  report["published"] = sent.published;
+  report["servers"] = sent.servers;
   res.json(report);
 }
 
@@ -139,9 +156,8 @@ int main(int argc, char** argv) {
   app.post("/api/notify", notify);
   app.get("/api/notify/subscribers", [](nx::Request&, nx::Response& res) -> nx::Task<> {
     json::object out;
-    out["subscribers"] = nx::ChannelBox::registry().group_size(group_name);
+    out["subscribers"] = co_await nx::ChannelBox::registry().cluster_group_size(group_name);
     res.json(out);
-    co_return;
   });
   examples::add_page(app, {index_html, index_css, index_js});
 

@@ -295,17 +295,14 @@ Task<GroupSendResult> ChannelRegistry::group_send(std::string_view group_view, P
   // The saved copy is built before the lock: its id, timestamp and frame (the serialized payload).
   // With a layer it is also what goes to the other servers (the history is theirs to number).
   std::shared_ptr<detail::SavedEntry> saved;
-  {
-    std::lock_guard lock(impl_->mutex);
-    layer = impl_->layer;
-  }
-  if (save_history || layer) {
+  if (save_history) {
     saved = detail::SavedEntry::make(payload.kind(), payload.serialize());
   }
   std::size_t batch = 0;
   const void* group_key = nullptr;  // orders this group's fan-outs on each loop
   {
     std::lock_guard lock(impl_->mutex);
+    layer = impl_->layer;
     batch = impl_->limits.fanout_batch;
     auto it = impl_->groups.find(group);
     if (it != impl_->groups.end()) {
@@ -319,6 +316,9 @@ Task<GroupSendResult> ChannelRegistry::group_send(std::string_view group_view, P
     }
   }
 
+  if (layer && !saved) {
+    saved = detail::SavedEntry::make(payload.kind(), payload.serialize());  // what goes to the other servers
+  }
   if (snap) {
     result.status = GroupSendStatusEnum::GROUP_SEND;
     // Members get the saved frame itself where it fits: the history and every delivery share it.

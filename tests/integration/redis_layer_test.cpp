@@ -338,6 +338,63 @@ TEST_F(RedisLayerTest, RedisRestartIsSurvivedAndTheStateIsReported) {
   EXPECT_TRUE(eventually([&] { return c.app.connection_count() == 0; }, 3s));
 }
 
+TEST(RedisLayerTls, TwoServersOverTlsWithAnAclUser) {
+  RedisServer redis;
+  redis.start({.password = "", .tls = true, .extra_args = {}});
+  ASSERT_EQ(redis.command("ACL", "SETUSER", "chat", "on", ">pw", "~*", "&*", "+@all"), nx::resp::Value::simple_string("OK"));
+  const std::string prefix = unique_prefix();
+  std::shared_ptr<nx::RedisLayer> layers[2];
+  nx::ChannelRegistry registries[2];
+  for (int i = 0; i < 2; ++i) {
+    nx::RedisLayerOptions o;
+    o.url = "rediss://chat:pw@127.0.0.1:" + std::to_string(redis.port()) + "/0";
+    o.tls_ca_file = redis.tls_files().ca_cert;
+    o.key_prefix = prefix;
+    layers[i] = std::make_shared<nx::RedisLayer>(o);
+    registries[i].start_layer(layers[i]);
+  }
+  nx::App app;
+  Mailbox<nx::Channel> joined;
+  app.ws_route("/join/{i}", [&](nx::WebSocket ws) -> nx::Task<> {
+    co_await ws.accept();
+    nx::Channel channel(ws, nx::PayloadTypeEnum::TEXT);
+    (void)registries[ws.path_params().at("i") == "0" ? 0 : 1].add_channel_to_group(channel, "tls");
+    joined.put(channel);
+    try {
+      for (;;) {
+        co_await ws.receive_text();
+      }
+    } catch (const nx::WebSocketDisconnect&) {
+    }
+  });
+  {
+    Served served(app);
+    TestClient c1(served.port());
+    ASSERT_EQ(c1.handshake("/join/1").status, 101);
+    joined.take();
+    ASSERT_TRUE(eventually([&] { return run(registries[0].cluster_group_size("tls")) == 1; }));
+    const auto r = run(registries[0].group_send("tls", nx::Payload("over tls"), true));
+    EXPECT_TRUE(r.published);
+    EXPECT_EQ(r.servers, 1u);
+    EXPECT_EQ(c1.read_text(), "over tls");
+    // The keys are the prefix's and the ACL user's.
+    EXPECT_EQ(redis.command("EXISTS", prefix + "h:tls"), nx::resp::Value::number(1));
+  }
+  // Without the CA, verification fails with a clear error at start.
+  nx::ChannelRegistry other;
+  try {
+    other.start_layer(std::make_shared<nx::RedisLayer>(
+        nx::RedisLayerOptions{.url = "rediss://chat:pw@127.0.0.1:" + std::to_string(redis.port()) + "/0"}));
+    ADD_FAILURE() << "started without the CA";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("certificate verify failed"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("pw@"), std::string::npos) << "the password must not be shown";
+  }
+  for (auto& r : registries) {
+    r.stop_layer();
+  }
+}
+
 TEST(RedisLayerOptions, EveryBadOptionIsRefusedWithItsName) {
   auto refused = [](nx::RedisLayerOptions o, const std::string& word) {
     try {

@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import websockets  # noqa: E402  (Debian's python3-websockets)
 
-from nexios_testlib import EchoServer, HttpConnection, main, poll_until  # noqa: E402
+from nexios_testlib import EchoServer, HttpConnection, find_binary, main, poll_until  # noqa: E402
 from redis_testlib import RedisServer  # noqa: E402
 
 OP_TIMEOUT = 10.0
@@ -315,6 +315,54 @@ class RedisFailures(ClusterTestCase):
             self.assertTrue(a.alive() and b.alive())
             await ma.close()
             await mb.close()
+
+        self.run_async(scenario())
+
+
+class NotificationsAcrossServers(ClusterTestCase):
+    """examples/notifications on two servers: send_to reaches a subscriber on the other one."""
+
+    def start_notifications(self) -> EchoServer:
+        # Next to the chat binary unless told otherwise.
+        binary = os.environ.get("NEXIOS_NOTIFICATIONS_BIN") or os.path.join(os.path.dirname(find_binary()),
+                                                                            "notifications")
+        s = EchoServer(binary=binary, env={"NEXIOS_CHANNEL_LAYER": layer_url(self.redis)})
+        s.start()
+        self.servers.append(s)
+        return s
+
+    def test_send_to_and_group_send_across_servers(self):
+        a, b = self.start_notifications(), self.start_notifications()
+
+        async def scenario():
+            ws = await websockets.connect(f"ws://127.0.0.1:{a.port}/ws/notifications", ping_interval=None,
+                                          open_timeout=OP_TIMEOUT, compression=None)
+            hello = json.loads(await asyncio.wait_for(ws.recv(), OP_TIMEOUT))
+            self.assertEqual(hello["type"], "subscribed")
+
+            def post(body):
+                with HttpConnection(b.port) as c:
+                    raw = json.dumps(body).encode()
+                    c.send(b"POST /api/notify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                           b"Connection: close\r\nContent-Length: " + str(len(raw)).encode() + b"\r\n\r\n" + raw)
+                    res = c.read_response()
+                    return res.status, json.loads(res.body)
+
+            self.assertTrue(poll_until(lambda: json.loads(http_get(b.port, "/api/notify/subscribers").body)
+                                       ["subscribers"] == 1, 10))
+            status, data = await asyncio.to_thread(post, {"message": "to you", "to": hello["channel_id"]})
+            self.assertEqual((status, data), (200, {"status": "SENT"}))
+            self.assertEqual(json.loads(await asyncio.wait_for(ws.recv(), OP_TIMEOUT)),
+                             {"type": "alert", "message": "to you"})
+            status, data = await asyncio.to_thread(post, {"message": "x", "to": "00000000-0000-4000-8000-000000000000"})
+            self.assertEqual((status, data), (200, {"status": "NO_SUCH_CHANNEL"}))
+            # A broadcast from b, which has no subscriber of its own, reaches a's.
+            status, data = await asyncio.to_thread(post, {"message": "everyone"})
+            self.assertEqual(status, 200)
+            self.assertEqual(data, {"status": "GROUP_SEND", "delivered": 0, "dropped": 0, "published": True,
+                                    "servers": 1})
+            self.assertEqual(json.loads(await asyncio.wait_for(ws.recv(), OP_TIMEOUT))["message"], "everyone")
+            await ws.close()
 
         self.run_async(scenario())
 

@@ -87,19 +87,23 @@ class NotificationsTestCase(ServerTestCase):
     def post_alert(self, message, delivered: int):
         status, data = notify(self.port, {"message": message})
         self.assertEqual(status, 200, data)
-        self.assertEqual(data, {"status": "GROUP_SEND", "delivered": delivered, "dropped": 0})
+        self.assertEqual(data, {"status": "GROUP_SEND", "delivered": delivered, "dropped": 0, "published": False,
+                                "servers": 0})
 
 
 class Broadcast(NotificationsTestCase):
     def test_nobody_connected_is_no_such_group(self):
         status, data = notify(self.port, {"message": "hello?"})
         self.assertEqual(status, 200)
-        self.assertEqual(data, {"status": "NO_SUCH_GROUP", "delivered": 0, "dropped": 0})
+        self.assertEqual(data, {"status": "NO_SUCH_GROUP", "delivered": 0, "dropped": 0, "published": False,
+                                "servers": 0})
 
     def test_subscribed_message(self):
         async def run():
             a = await Subscriber.open(self.port)
-            self.assertEqual(a.hello, {"type": "subscribed", "group": "notifications", "subscribers": 1})
+            self.assertEqual(a.hello, {"type": "subscribed", "group": "notifications", "subscribers": 1,
+                                       "channel_id": a.hello["channel_id"]})
+            self.assertRegex(a.hello["channel_id"], r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
             b = await Subscriber.open(self.port)
             self.assertEqual(b.hello["subscribers"], 2)
             await a.close()
@@ -180,7 +184,31 @@ class Disconnects(NotificationsTestCase):
             await keep.close()
             await asyncio.to_thread(self.wait_subscribers, 0)
             status, data = notify(self.port, {"message": "nobody left"})
-            self.assertEqual((status, data), (200, {"status": "NO_SUCH_GROUP", "delivered": 0, "dropped": 0}))
+            self.assertEqual((status, data), (200, {"status": "NO_SUCH_GROUP", "delivered": 0, "dropped": 0,
+                                                    "published": False, "servers": 0}))
+
+        self.run_async(run())
+
+
+class SendTo(NotificationsTestCase):
+    def test_an_alert_to_one_subscriber_by_its_channel_id(self):
+        async def run():
+            a = await Subscriber.open(self.port)
+            b = await Subscriber.open(self.port)
+            status, data = await asyncio.to_thread(notify, self.port, {"message": "just you", "to": b.hello["channel_id"]})
+            self.assertEqual((status, data), (200, {"status": "SENT"}))
+            self.assertEqual(json.loads(await asyncio.wait_for(b.ws.recv(), OP_TIMEOUT)),
+                             {"type": "alert", "message": "just you"})
+            status, data = await asyncio.to_thread(notify, self.port,
+                                                   {"message": "x", "to": "00000000-0000-4000-8000-000000000000"})
+            self.assertEqual((status, data), (200, {"status": "NO_SUCH_CHANNEL"}))
+            status, _ = await asyncio.to_thread(notify, self.port, {"message": "x", "to": 7})
+            self.assertEqual(status, 400)
+            # a got nothing of it: the next alert to everyone is the first thing it reads.
+            await asyncio.to_thread(self.post_alert, "all", 2)
+            self.assertEqual(json.loads(await asyncio.wait_for(a.ws.recv(), OP_TIMEOUT))["message"], "all")
+            await a.ws.close()
+            await b.ws.close()
 
         self.run_async(run())
 
