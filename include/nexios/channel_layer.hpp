@@ -86,6 +86,10 @@ class ChannelLayer {
     /// Delivers a group message from the layer to this server's members of `group` (unless it
     /// is from_self) and keeps its history copy (when it has an offset).
     virtual void deliver_group(std::string_view group, const LayerMessage& message) = 0;
+    /// Keeps `older` (ascending offsets; views valid during the call) as this server's copy of
+    /// the history of `group` before what it holds: the shared history, read when this server's
+    /// first member joined (messages that arrived meanwhile are kept, none twice).
+    virtual void load_history(std::string_view group, const std::vector<LayerMessage>& older) = 0;
     /// Delivers to one channel of this server; `done(true)` once its connection took the
     /// message, `done(false)` when there is no such channel (called on any thread).
     virtual void deliver_channel(std::string_view channel_id, Payload::Kind kind, std::string_view data,

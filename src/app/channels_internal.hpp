@@ -161,6 +161,7 @@ struct ChannelRegistry::Impl : std::enable_shared_from_this<ChannelRegistry::Imp
   // ---- ChannelLayer::Host (registry_layer.cpp) --------------------------------------------------
 
   void deliver_group(std::string_view group, const LayerMessage& message) override;
+  void load_history(std::string_view group, const std::vector<LayerMessage>& older) override;
   void deliver_channel(std::string_view channel_id, Payload::Kind kind, std::string_view data,
                        std::function<void(bool)> done) override;
   [[nodiscard]] std::vector<LocalGroup> local_groups() const override;

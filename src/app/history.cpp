@@ -235,6 +235,41 @@ std::optional<std::uint64_t> HistoryStore::save(std::string_view group, const st
   return entry->offset();
 }
 
+std::size_t HistoryStore::prepend(std::string_view group, const std::vector<std::shared_ptr<SavedEntry>>& older,
+                                 const ChannelLimits& limits) {
+  std::size_t added = 0;
+  auto it = history_.find(group);
+  if (it == history_.end()) {
+    for (const auto& e : older) {  // nothing here yet: saved in order, under the caps
+      if (save(group, e, limits, e->offset())) {
+        ++added;
+      }
+    }
+    return added;
+  }
+  History& h = it->second;
+  std::uint64_t front = h.entries.empty() ? h.next_offset : h.entries.front()->offset();
+  for (auto e = older.rbegin(); e != older.rend(); ++e) {
+    SavedEntry& entry = **e;
+    if (entry.offset() >= front) {
+      continue;
+    }
+    entry.set_footprint(entry_footprint(entry));
+    const std::size_t fp = entry.footprint();
+    if (h.bytes + fp > limits.history_max_bytes || total_ + fp > limits.history_max_total_bytes ||
+        (limits.history_max_count != 0 && h.entries.size() >= limits.history_max_count)) {
+      break;
+    }
+    h.entries.push_front(*e);
+    h.bytes += fp;
+    total_ += fp;
+    payload_ += entry.size();
+    front = entry.offset();
+    ++added;
+  }
+  return added;
+}
+
 void HistoryStore::apply_limits(const ChannelLimits& limits) {
   for (auto& [name, h] : history_) {
     while (!h.entries.empty() && (h.bytes > limits.history_max_bytes ||

@@ -83,6 +83,12 @@ class HistoryStore {
   /// the last one saved is a repeat and is not saved (offsets may jump: what this server missed).
   std::optional<std::uint64_t> save(std::string_view group, const std::shared_ptr<SavedEntry>& entry,
                                     const ChannelLimits& limits, std::uint64_t at = 0);
+  /// Puts `older` (ascending offsets, each with its offset set) in front of what `group` holds:
+  /// a channel layer's shared history, loaded when this server's first member joins while newer
+  /// messages may have arrived already. Entries at or above the oldest one held are skipped; it
+  /// stops at the first that the caps would not take. Returns how many were added.
+  std::size_t prepend(std::string_view group, const std::vector<std::shared_ptr<SavedEntry>>& older,
+                      const ChannelLimits& limits);
   /// Brings every history within `limits` (after the limits changed).
   void apply_limits(const ChannelLimits& limits);
 

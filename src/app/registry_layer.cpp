@@ -107,6 +107,24 @@ void ChannelRegistry::Impl::deliver_group(std::string_view group, const LayerMes
                  asio::detached);
 }
 
+void ChannelRegistry::Impl::load_history(std::string_view group, const std::vector<LayerMessage>& older) {
+  std::vector<std::shared_ptr<detail::SavedEntry>> entries;
+  entries.reserve(older.size());
+  for (const auto& m : older) {  // built outside the lock
+    if (m.offset == 0) {
+      continue;
+    }
+    auto e = detail::SavedEntry::make(m.kind, m.data, m.id, m.timestamp);
+    e->set_offset(m.offset);
+    entries.push_back(std::move(e));
+  }
+  std::lock_guard lock(mutex);
+  if (groups.find(group) == groups.end()) {
+    return;  // its members left meanwhile
+  }
+  history.prepend(group, entries, limits);
+}
+
 void ChannelRegistry::Impl::deliver_channel(std::string_view channel_id, Payload::Kind kind, std::string_view data,
                                             std::function<void(bool)> done) {
   std::shared_ptr<ChannelImpl> ch;

@@ -361,8 +361,36 @@ struct RedisLayer::Impl : std::enable_shared_from_this<RedisLayer::Impl> {
     }
   }
 
+  /// Subscribes to a group's messages; once Redis confirms, reads its shared history into this
+  /// server's copy (what arrived meanwhile is newer, and kept).
+  void subscribe_group(const std::string& group) {
+    std::weak_ptr<Impl> weak = weak_from_this();
+    sub->subscribe(group_channel(group), [weak, group] {
+      auto self = weak.lock();
+      if (!self || !self->pub || !self->pub->is_open()) {
+        return;
+      }
+      self->pub->send({"LRANGE", self->history_key(group), "0", "-1"}, [weak, group](std::error_code ec, resp::Value reply) {
+        auto me = weak.lock();
+        if (!me || ec || reply.type != resp::Value::Type::array || me->local.find(group) == me->local.end()) {
+          return;
+        }
+        std::vector<LayerMessage> older;
+        older.reserve(reply.elements.size());
+        for (const auto& e : reply.elements) {
+          if (auto g = wire::parse_group(e.str)) {
+            older.push_back(to_message(*g));
+          } else {
+            ++me->malformed;
+          }
+        }
+        me->host->load_history(group, older);
+      });
+    });
+  }
+
   void write_group(const std::string& group, const std::map<std::string, std::string, std::less<>>& members) {
-    sub->subscribe(group_channel(group));
+    subscribe_group(group);
     const std::string mk = members_key(id, group);
     fire(pub, {"DEL", mk});
     std::vector<std::string> hset{"HSET", mk};
@@ -463,7 +491,7 @@ struct RedisLayer::Impl : std::enable_shared_from_this<RedisLayer::Impl> {
       return;  // written when connected again (resync)
     }
     if (created) {
-      sub->subscribe(group_channel(group));
+      subscribe_group(group);
       fire(pub, {"SADD", server_groups_key(id), group});
       fire(pub, {"PEXPIRE", server_groups_key(id), ttl_ms()});
     }

@@ -231,6 +231,30 @@ TEST_F(RedisLayerTest, HistoryIsSharedWithTheSameOffsetsAndIds) {
   EXPECT_EQ(capped.back()->offset(), 6u);
 }
 
+TEST_F(RedisLayerTest, AServersFirstMemberBringsTheSharedHistoryIntoItsCopy) {
+  Cluster c(redis);
+  auto [ca, cha] = c.join("a", "late");
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(run(c.a.registry.group_send("late", msg("old" + std::to_string(i)), true)).history_offset);
+  }
+  EXPECT_TRUE(c.b.registry.history("late").empty());  // B has no member: no copy
+  auto [cb, chb] = c.join("b", "late");
+  ASSERT_TRUE(eventually([&] { return c.b.registry.history("late").size() == 3; }));
+  run(c.a.registry.group_send("late", msg("new"), true));
+  ASSERT_TRUE(eventually([&] { return c.b.registry.history("late").size() == 4; }));
+  const auto copy = c.b.registry.history("late");
+  const auto shared = run(c.b.registry.fetch_history("late"));
+  ASSERT_EQ(copy.size(), shared.size());
+  for (std::size_t i = 0; i < copy.size(); ++i) {
+    EXPECT_EQ(copy[i]->offset(), shared[i]->offset());
+    EXPECT_EQ(copy[i]->id(), shared[i]->id());
+    EXPECT_EQ(copy[i]->data(), shared[i]->data());
+  }
+  // show_history, the seeds' call, answers the same on both servers.
+  EXPECT_EQ(c.a.registry.show_history("late").size(), 4u);
+  EXPECT_EQ(c.b.registry.show_history("late").back().id, c.a.registry.show_history("late").back().id);
+}
+
 TEST_F(RedisLayerTest, SendToFindsAChannelOnTheOtherServer) {
   Cluster c(redis);
   auto [ca, cha] = c.join("a", "g1");
