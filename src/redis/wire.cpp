@@ -5,6 +5,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstdint>
 
 namespace nexios::redis::detail {
 
@@ -58,7 +59,8 @@ std::optional<GroupLine> parse_group(std::string_view line) noexcept {
   const auto offset = to_u64(f[4]);
   const auto ts = to_u64(f[6]);
   const auto fp = to_u64(f[7]);
-  constexpr std::uint64_t max_ts_us = std::uint64_t{1} << 62;  // far beyond any clock, within its range
+  // Within what system_clock holds in nanoseconds (year 2262), so converting cannot overflow.
+  constexpr std::uint64_t max_ts_us = static_cast<std::uint64_t>(INT64_MAX / 1000);
   if (!kind || !offset || !ts || *ts > max_ts_us || !fp || (f[5].size() != 36 && !f[5].empty())) {
     return std::nullopt;
   }
