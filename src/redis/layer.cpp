@@ -16,6 +16,8 @@
 #include <nexios/log.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -32,6 +34,7 @@
 #include <cstdlib>
 #include <future>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -601,52 +604,102 @@ struct RedisLayer::Impl : std::enable_shared_from_this<RedisLayer::Impl> {
 
   // ---- the calls of the registry, on the layer's thread ----------------------------------------
 
-  Task<LayerPublishResult> do_publish(std::vector<std::string> args, bool scripted, bool local_members) {
-    LayerPublishResult result;
-    if (scripted) {
-      args[1] = script_sha;
+  // ---- publishing: the registry's threads queue, the layer's thread drains ---------------------
+  //
+  // One queue for every publisher: a publish is appended under a mutex and the layer's thread is
+  // woken only when the queue was empty, so a burst of group_sends costs one wake-up and leaves
+  // in one write; each reply completes its publisher on the publisher's own executor.
+
+  struct PublishRequest {
+    std::vector<std::string> args;
+    bool scripted = false;
+    bool local_members = false;
+    std::function<void(LayerPublishResult)> done;  // posts the result to the publisher
+  };
+  std::mutex queue_mutex;
+  std::vector<PublishRequest> queue;  // guarded by queue_mutex
+  std::vector<PublishRequest> draining;  // the layer's thread's
+
+  void enqueue(PublishRequest r) {
+    bool wake = false;
+    {
+      std::lock_guard lock(queue_mutex);
+      wake = queue.empty();
+      queue.push_back(std::move(r));
     }
-    auto c = pub;
+    if (wake) {
+      asio::post(io, [self = shared_from_this()] { self->drain(); });
+    }
+  }
+
+  void drain() {
+    {
+      std::lock_guard lock(queue_mutex);
+      draining.swap(queue);
+    }
+    for (auto& r : draining) {
+      send_publish(std::move(r));
+    }
+    draining.clear();
+  }
+
+  void send_publish(PublishRequest r) {
     if (!up()) {
-      pending.fetch_sub(1);
-      ++not_published;
-      co_return result;
+      finish_publish(r, std::make_error_code(std::errc::not_connected), resp::Value{});
+      return;
     }
-    auto answer2 = co_await c->command(std::move(args));
-    auto& ec = answer2.first;
-    auto& reply = answer2.second;
-    if (!ec && scripted && reply.type == resp::Value::Type::error && reply.str.starts_with("NOSCRIPT")) {
-      // The script cache was flushed (SCRIPT FLUSH): this one is not published, the next are.
-      reload_script();
+    if (r.scripted) {
+      r.args[1] = script_sha;
     }
+    const auto v = views(r.args);
+    auto req = std::make_shared<PublishRequest>(std::move(r));
+    std::weak_ptr<Impl> weak = weak_from_this();
+    const bool queued = pub->send(std::span<const std::string_view>(v), [weak, req](std::error_code ec, resp::Value reply) {
+      if (auto self = weak.lock()) {
+        self->finish_publish(*req, ec, std::move(reply));
+      } else {
+        req->done(LayerPublishResult{});
+      }
+    });
+    if (!queued) {
+      finish_publish(*req, std::make_error_code(std::errc::resource_unavailable_try_again), resp::Value{});
+    }
+  }
+
+  void finish_publish(PublishRequest& r, std::error_code ec, const resp::Value& reply) {
     pending.fetch_sub(1);
-    std::int64_t receivers = 0;
-    if (ec || reply.type == resp::Value::Type::error) {
-      ++not_published;
-      if (!ec) {
-        log(LogLevel::warning, "redis", "publish failed: " + reply.str);
-      }
-      co_return result;
+    LayerPublishResult result;
+    if (!ec && r.scripted && reply.type == resp::Value::Type::error && reply.str.starts_with("NOSCRIPT")) {
+      reload_script();  // the script cache was flushed (SCRIPT FLUSH): this one is not published, the next are
     }
-    if (scripted) {
-      if (reply.type != resp::Value::Type::array || reply.elements.size() != 2) {
-        ++not_published;
-        co_return result;
+    std::int64_t receivers = 0;
+    bool ok = !ec && reply.type != resp::Value::Type::error;
+    if (!ok && !ec) {
+      log(LogLevel::warning, "redis", "publish failed: " + reply.str);
+    }
+    if (ok && r.scripted) {
+      ok = reply.type == resp::Value::Type::array && reply.elements.size() == 2;
+      if (ok) {
+        if (reply.elements[0].integer > 0) {
+          result.history_offset = static_cast<std::uint64_t>(reply.elements[0].integer);
+        }
+        receivers = reply.elements[1].integer;
       }
-      if (reply.elements[0].integer > 0) {
-        result.history_offset = static_cast<std::uint64_t>(reply.elements[0].integer);
-      }
-      receivers = reply.elements[1].integer;
-    } else {
+    } else if (ok) {
       receivers = reply.integer;
+    }
+    if (!ok) {
+      ++not_published;
+      r.done(result);
+      return;
     }
     ++published;
     result.published = true;
     // This server is one of the receivers when it has members (it subscribes to the group).
-    const std::int64_t others = receivers - (local_members ? 1 : 0);
+    const std::int64_t others = receivers - (r.local_members ? 1 : 0);
     result.servers = others > 0 ? static_cast<std::size_t>(others) : 0;
     result.remote_members = result.servers > 0;
-    co_return result;
+    r.done(result);
   }
 
   Task<std::optional<bool>> do_send_to(std::string channel_id, Payload::Kind kind, std::string data) {
@@ -816,6 +869,8 @@ struct RedisLayer::Impl : std::enable_shared_from_this<RedisLayer::Impl> {
 
   void stop_on_thread(const std::shared_ptr<std::promise<void>>& done) {
     stopping = true;
+    set_state(ChannelLayerState::down);  // publishes from now on are not published
+    drain();
     if (beat) {
       beat->cancel();
     }
@@ -919,6 +974,7 @@ void RedisLayer::stop() noexcept {
   (void)impl->ran_out.get_future().wait_for(impl->options.reply_timeout);
   impl->io.stop();
   impl->thread.join();
+  impl->drain();  // publishes queued after the layer's thread stopped: not published, never lost
   impl->pub.reset();
   impl->sub.reset();
   impl->lost.reset();
@@ -1001,8 +1057,21 @@ Task<LayerPublishResult> RedisLayer::publish(std::string_view group, const Layer
     wire.append(head).append("0").append(tail).append(message.data);
     args = {"PUBLISH", impl->group_channel(group), std::move(wire)};
   }
-  co_return co_await asio::co_spawn(impl->io, impl->do_publish(std::move(args), save_history, local_members),
-                                    asio::use_awaitable);
+  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(LayerPublishResult)>(
+      [&](auto handler) {
+        // The result goes back through the publisher's executor (never runs it on the layer's thread).
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        Impl::PublishRequest r;
+        r.args = std::move(args);
+        r.scripted = save_history;
+        r.local_members = local_members;
+        // A tracked executor: the publisher's event loop has outstanding work until the result
+        // is handed over, so it cannot run out of work (and be torn down) meanwhile.
+        auto ex = asio::prefer(asio::get_associated_executor(*h), asio::execution::outstanding_work.tracked);
+        r.done = [h, ex](LayerPublishResult result) { asio::post(ex, [h, result]() mutable { (*h)(result); }); };
+        impl->enqueue(std::move(r));
+      },
+      asio::use_awaitable);
 }
 
 Task<std::optional<bool>> RedisLayer::send_to(std::string_view channel_id, Payload::Kind kind, std::string data) {
