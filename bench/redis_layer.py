@@ -163,7 +163,8 @@ def main() -> int:
 
     pin = cores()
     bench_core, redis_core = pin if pin else (None, None)
-    rows = [r for r in ROWS if not (args.smoke and r[0] == OPEN_LOOP)]
+    # redis2 puts half the members on each server: it needs two.
+    rows = [r for r in ROWS if not (args.smoke and r[0] == OPEN_LOOP) and not (args.members < 2 and r[1] == "redis2")]
     results: Dict[str, List[Dict]] = {r[0]: [] for r in rows}
     bench_rates: Dict[int, float] = {}
     with redis_testlib.RedisServer() as redis:
@@ -183,14 +184,14 @@ def main() -> int:
             json.dump({"redis_benchmark": bench_rates, "runs": results}, f, indent=1)
 
     if args.smoke:
-        bad = [b for m in MODES for r in results[m] for b in check_sane(r)]
+        bad = [b for m in results for r in results[m] for b in check_sane(r)]
         for b in bad:
             print("FAIL", b)
         if bad:
             return 1
         print("ok: every mode ran and reported sane counts:",
               ", ".join(f"{m} {results[m][0]['group_sends']} sends/{results[m][0]['deliveries']} deliveries"
-                        for m in MODES))
+                        for m in results))
         return 0
 
     def med(mode: str, key: str) -> float:
