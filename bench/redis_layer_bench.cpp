@@ -484,6 +484,9 @@ int run_bench(const Options& opt) {
   std::atomic<std::size_t> joined{0};
   std::atomic<std::size_t> refused{0};
   nx::App app;
+  // Every member comes from 127.0.0.1, many at once.
+  app.limits.max_connections_per_address = max_members + 16;
+  app.limits.max_connection_rate_per_address = 0;
   app.ws_route("/join/{side}", [&](nx::WebSocket ws) -> nx::Task<> {
     co_await ws.accept();
     nx::Channel channel(ws, nx::PayloadTypeEnum::JSON, 0);
