@@ -82,12 +82,18 @@ struct Cluster {
       meta["name"] = std::string(ws.query_params().get_or("name", ""));
       nx::Channel channel(ws, nx::PayloadTypeEnum::JSON, 0, std::move(meta));
       Side& side = ws.path_params().at("side") == "a" ? a : b;
-      const auto status = side.registry.add_channel_to_group(channel, ws.path_params().at("group"));
+      const std::string group(ws.path_params().at("group"));
+      const auto status = side.registry.add_channel_to_group(channel, group);
       joined.put(channel);
       EXPECT_TRUE(nx::is_member(status));
       try {
         for (;;) {
-          co_await ws.receive_text();
+          // "replay:N": the last N saved messages, replayed on the channel's own thread.
+          const std::string text = co_await ws.receive_text();
+          if (text.starts_with("replay:")) {
+            const auto r = co_await side.registry.replay_history(channel, group, {.limit = std::stoul(text.substr(7))});
+            replays.put(r);
+          }
         }
       } catch (const nx::WebSocketDisconnect&) {
       }
@@ -123,6 +129,7 @@ struct Cluster {
   Side a, b;
   nx::App app;
   Mailbox<nx::Channel> joined;
+  Mailbox<nx::ReplayResult> replays;
   std::optional<Served> served;
 };
 
@@ -216,8 +223,8 @@ TEST_F(RedisLayerTest, HistoryIsSharedWithTheSameOffsetsAndIds) {
   for (int i = 0; i < 5; ++i) {
     cb->read_text();
   }
-  const auto replayed = run(c.b.registry.replay_history(chb, "hist", {.limit = 3}));
-  EXPECT_EQ(replayed.sent, 3u);
+  cb->send_text("replay:3");
+  EXPECT_EQ(c.replays.take().sent, 3u);
   EXPECT_EQ(cb->read_text(), R"({"text":"m2"})");
   EXPECT_EQ(cb->read_text(), R"({"text":"m3"})");
   // The count cap, as in memory: 3 kept, oldest dropped first.
