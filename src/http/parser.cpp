@@ -12,7 +12,6 @@ namespace nexios::http {
 
 namespace internal {
 // Defined in url.cpp.
-int hex_digit_value(char c) noexcept;
 std::size_t percent_decode_into(std::string_view text, char* out, bool plus_as_space) noexcept;
 bool percent_decoded_is_utf8(std::string_view text) noexcept;
 bool cookie_header_is_utf8(std::string_view header);
@@ -237,7 +236,7 @@ bool parse_chunk_size_line(std::string_view line, std::uint64_t& size) {
   std::size_t i = 0;
   std::uint64_t value = 0;
   while (i < line.size()) {
-    const int digit = internal::hex_digit_value(line[i]);
+    const int digit = nexios::detail::hex_digit_value(line[i]);
     if (digit < 0) {
       break;
     }

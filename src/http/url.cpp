@@ -1,5 +1,6 @@
 #include <nexios/http/url.hpp>
 
+#include <nexios/detail/ascii.hpp>
 #include <nexios/detail/utf8.hpp>
 
 #include <algorithm>
@@ -10,19 +11,7 @@ namespace nexios::http {
 
 namespace internal {
 
-/// The value of a hexadecimal digit, or -1.
-int hex_digit_value(char c) noexcept {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
+using nexios::detail::hex_digit_value;
 
 /// Decodes `text` into `out`, which must have room for `text.size()` bytes (decoding never
 /// grows the text). Returns the decoded size. Shared with the request parser, which decodes into

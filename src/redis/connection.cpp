@@ -4,6 +4,8 @@
 
 #include "redis/connection.hpp"
 
+#include <nexios/detail/ascii.hpp>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/connect.hpp>
@@ -573,19 +575,6 @@ namespace {
   throw std::invalid_argument("invalid Redis URL: " + what);
 }
 
-int hex_digit(char c) noexcept {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
 std::string percent_decode(std::string_view s, const char* what) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -593,8 +582,8 @@ std::string percent_decode(std::string_view s, const char* what) {
       out.push_back(s[i]);
       continue;
     }
-    const int hi = i + 2 < s.size() + 0 ? hex_digit(s[i + 1]) : -1;
-    const int lo = i + 2 < s.size() ? hex_digit(s[i + 2]) : -1;
+    const int hi = i + 2 < s.size() ? nexios::detail::hex_digit_value(s[i + 1]) : -1;
+    const int lo = i + 2 < s.size() ? nexios::detail::hex_digit_value(s[i + 2]) : -1;
     if (hi < 0 || lo < 0) {
       bad_url(std::string("bad percent-encoding in the ") + what);
     }
