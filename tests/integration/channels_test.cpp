@@ -1,5 +1,6 @@
 // Channel and ChannelBox (ChannelRegistry), driven through real WebSocket connections.
 
+#include "support/poll.hpp"
 #include "support/test_client.hpp"
 #include "support/test_server.hpp"
 
@@ -722,11 +723,7 @@ TEST(ChannelBox, HistoryOfAnEmptyGroupExpiresAfterHistoryTtl) {
   auto [g, jg] = server.join("gone");
   run(registry.group_send("gone", nx::Payload("forgotten"), true));
   g->close_handshake();  // its last member leaves by closing the connection
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!registry.history("gone").empty() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(10ms);  // polling with a deadline: the event is the timer's
-  }
-  EXPECT_TRUE(registry.history("gone").empty());
+  EXPECT_TRUE(nx::test::eventually([&] { return registry.history("gone").empty(); }));  // the timer's event
   // "keep" emptied before "gone": had rejoining not refreshed it, it would have gone first.
   ASSERT_EQ(registry.history("keep").size(), 1u);
   EXPECT_EQ(registry.stats().history_groups, 1u);
@@ -743,11 +740,7 @@ TEST(ChannelBox, HistoryTimerTrimsOnceHistoryTrimBytesAreForgotten) {
   nx::ChannelRegistry registry(l);
   GroupServer server(registry);
   auto wait_forgotten = [&] {
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (registry.stats().history_groups != 0 && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(5ms);
-    }
-    ASSERT_EQ(registry.stats().history_groups, 0u);
+    ASSERT_TRUE(nx::test::eventually([&] { return registry.stats().history_groups == 0; }));
   };
   auto [a, ja] = server.join("t1");
   run(registry.group_send("t1", nx::Payload("same size"), true));

@@ -2,6 +2,7 @@
 // (two "servers" in one process, each with its own Redis connections and server id), against a
 // redis-server the test starts, with real WebSocket clients joining either registry's groups.
 
+#include "support/poll.hpp"
 #include "support/redis_server.hpp"
 #include "support/test_client.hpp"
 #include "support/test_server.hpp"
@@ -22,6 +23,7 @@
 #include <vector>
 
 namespace nx = nexios;
+using nx::test::eventually;
 using nx::test::Mailbox;
 using nx::test::RedisServer;
 using nx::test::run;
@@ -46,21 +48,6 @@ nx::RedisLayerOptions options_for(const RedisServer& redis, const std::string& p
   o.reply_timeout = 2s;
   o.send_to_timeout = 2s;
   return o;
-}
-
-// Waits (bounded) until `f()` holds, looking again after each pause (doubling up to 20 ms).
-template <class F>
-bool eventually(F f, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto pause = 1ms;
-  while (!f()) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(pause);  // the poll interval between two looks at the state
-    pause = std::min(pause * 2, std::chrono::milliseconds(20));
-  }
-  return true;
 }
 
 // Two servers of one cluster in one process: registries A and B, each with its RedisLayer; a

@@ -25,9 +25,12 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
-import time
 from typing import Iterable, Optional, Union
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from nexios_testlib import poll_until  # noqa: E402  (the shared bounded poll)
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 10.0  # seconds for redis-server to answer PING
@@ -195,11 +198,9 @@ class RedisServer:
     def restart(self) -> None:
         """Stops and starts again on the same port with the same options."""
         self.stop()
-        deadline = time.monotonic() + START_TIMEOUT
-        while not self._launch():
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server did not restart on port {self.port}: " + self.log())
-            time.sleep(0.02)
+        # The port may still be held for a moment by the old process: launch again until it is free.
+        if not poll_until(self._launch, START_TIMEOUT):
+            raise RuntimeError(f"redis-server did not restart on port {self.port}: " + self.log())
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after STOP_TIMEOUT."""
@@ -259,21 +260,28 @@ class RedisServer:
         with open(os.path.join(self.dir, "stderr.log"), "wb") as err:
             self.proc = subprocess.Popen(self._argv(), stdout=err, stderr=err, stdin=subprocess.DEVNULL)
         _live.add(self)
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
+        exited = []
+
+        def settled() -> bool:  # it answers PING (any reply means it is up), or it has exited
             if self.proc.poll() is not None:
-                self.proc = None
-                _live.discard(self)
-                if "Address already in use" in self.log():
-                    return False
-                raise RuntimeError("redis-server exited at start: " + self.log())
+                exited.append(True)
+                return True
             try:
-                self._roundtrip([["PING"]], timeout=0.5, auth=False)  # any reply means it is up
+                self._roundtrip([["PING"]], timeout=0.5, auth=False)
                 return True
             except (OSError, ConnectionError, ssl.SSLError):
-                time.sleep(0.005)
-        self.kill()
-        raise RuntimeError("redis-server did not answer PING in time: " + self.log())
+                return False
+
+        if not poll_until(settled, START_TIMEOUT):
+            self.kill()
+            raise RuntimeError("redis-server did not answer PING in time: " + self.log())
+        if exited:
+            self.proc = None
+            _live.discard(self)
+            if "Address already in use" in self.log():
+                return False
+            raise RuntimeError("redis-server exited at start: " + self.log())
+        return True
 
     # ---- commands --------------------------------------------------------------------------
     def _connect(self, timeout: float) -> socket.socket:
