@@ -97,7 +97,7 @@ struct Totals {
   std::uint64_t handshakes_accepted = 0;
   std::array<std::uint64_t, stats::reject_count> rejected{};
   std::array<std::uint64_t, 5> http_requests{};
-  std::uint64_t msgs_in = 0, msgs_out = 0, bytes_in = 0, bytes_out = 0;
+  std::uint64_t msgs_in = 0, msgs_out = 0, bytes_in = 0, bytes_out = 0, writes = 0;
   std::int64_t send_queue = 0;
   std::uint64_t slow_closes = 0, slow_drops = 0;
   std::array<std::array<std::uint64_t, stats::rate_action_count>, stats::rate_kind_count> rate{};
@@ -120,6 +120,7 @@ struct Totals {
     msgs_out += w.ws_messages_out.get();
     bytes_in += w.ws_bytes_in.get();
     bytes_out += w.ws_bytes_out.get();
+    writes += w.ws_writes.get();
     send_queue += w.ws_send_queue_bytes.get();
     slow_closes += w.slow_consumer_closes.get();
     slow_drops += w.slow_consumer_drops.get();
@@ -237,6 +238,10 @@ std::string render_prometheus(transport::Server* server) {
   w.family("nexios_websocket_bytes_total", "counter", "Payload bytes of WebSocket data messages, in and out.");
   w.sample("nexios_websocket_bytes_total", "direction=\"in\"", t.bytes_in);
   w.sample("nexios_websocket_bytes_total", "direction=\"out\"", t.bytes_out);
+  w.family("nexios_websocket_writes_total", "counter",
+           "Socket writes of WebSocket frames; each carries every frame queued for its connection since the "
+           "last one (frames out per write: how well writes are batched).");
+  w.sample("nexios_websocket_writes_total", "", t.writes);
   w.family("nexios_websocket_closes_total", "counter",
            "WebSockets ended, by close code (the first close frame of the closing handshake; 1006: none).");
   for (std::size_t i = 0; i < stats::close_code_slots; ++i) {

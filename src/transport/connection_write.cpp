@@ -172,6 +172,7 @@ void Connection::start_write() {
     }
   }
   writing_ = true;
+  worker_.stats.ws_writes.add();
   asio::async_write(socket_, std::span<const asio::const_buffer>(gather_),
                     [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
                       self->on_written(ec);

@@ -150,6 +150,7 @@ struct alignas(64) WorkerStats {
   Counter ws_messages_out;
   Counter ws_bytes_in;
   Counter ws_bytes_out;
+  Counter ws_writes;  // socket writes of WebSocket frames (each carries every frame queued since the last)
   Gauge ws_send_queue_bytes;
   // slow consumers
   Counter slow_consumer_closes;
