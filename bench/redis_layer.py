@@ -6,11 +6,12 @@
 
 Starts its own redis-server on a free loopback port with a temp dir (tests/scripts/redis_testlib.py),
 measures Redis's own PUBLISH rate with redis-benchmark (unpipelined and -P 64, 50 clients), then runs the bench
-in modes memory, redis1 and redis2, each --runs times, and prints a Markdown table of the medians
-with the issue's two goals:
+in modes memory, redis1, redis2 and publish, each --runs times, and prints a Markdown table of the
+medians with the issue's two goals:
 
 - one server publishes at >= 25% of Redis's pipelined PUBLISH rate
-  (redis1 group_sends/s / redis-benchmark -P 64 requests/s);
+  (publish-only group_sends/s / redis-benchmark -P 64 requests/s: both to a channel without
+  subscribers);
 - cross-server deliveries per second >= 50% of the in-memory figure for the same group size
   (redis1 deliveries/s / memory deliveries/s).
 
@@ -36,13 +37,15 @@ from typing import Dict, List, Optional
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "scripts"))
 import redis_testlib  # noqa: E402
 
-MODES = ("memory", "redis1", "redis2")
 # The table's rows: (name, --mode, --max-lag or None for the bench's default). The open-loop row
 # (no flow control: group_send as fast as it completes, i.e. as fast as Redis answers PUBLISH) shows
 # the publishing side alone; it is not run by --smoke.
 OPEN_LOOP = "redis1, open loop"
+# Publishing alone: a group without members anywhere, as redis-benchmark PUBLISHes to a channel
+# without subscribers (the publish goal's figure).
+PUBLISH = "publish only"
 ROWS = (("memory", "memory", None), ("redis1", "redis1", None), ("redis2", "redis2", None),
-        (OPEN_LOOP, "redis1", 0))
+        (OPEN_LOOP, "redis1", 0), (PUBLISH, "publish", None))
 BENCH_TIMEOUT_EXTRA = 120.0  # seconds a bench run may take beyond its --seconds (joins, drain)
 
 
@@ -91,7 +94,8 @@ def redis_benchmark(port: int, pipeline: int, payload: int, core: Optional[int])
 
 
 def run_bench(args: argparse.Namespace, mode: str, max_lag: Optional[int], url: str, core: Optional[int]) -> Dict:
-    cmd = [args.bench, "--mode", mode, "--members", str(args.members), "--publishers", str(args.publishers),
+    members = 0 if mode == "publish" else args.members
+    cmd = [args.bench, "--mode", mode, "--members", str(members), "--publishers", str(args.publishers),
            "--seconds", str(args.seconds), "--payload", str(args.payload)]
     if max_lag is not None:
         cmd += ["--max-lag", str(max_lag)]
@@ -113,7 +117,8 @@ def check_sane(r: Dict) -> List[str]:
     """The smoke checks: counts, never times or ratios."""
     bad = []
     mode = r["mode"]
-    for key in ("group_sends", "deliveries", "delivered_after_drain", "latency_samples"):
+    for key in ("group_sends",) if mode == "publish" else ("group_sends", "deliveries", "delivered_after_drain",
+                                                             "latency_samples"):
         if not r.get(key, 0) > 0:
             bad.append(f"{mode}: {key} is {r.get(key)}")
     if r["delivered_after_drain"] > r["expected_deliveries"]:
@@ -130,7 +135,7 @@ def check_sane(r: Dict) -> List[str]:
             bad.append(f"{mode}: published is {r['published']}")
         if r["not_published"] != 0 or r["unpublished_results"] != 0:
             bad.append(f"{mode}: {r['not_published']} not published ({r['unpublished_results']} results)")
-        if not r["received"] > 0:
+        if mode != "publish" and not r["received"] > 0:
             bad.append(f"{mode}: received is {r['received']}")
         for key in ("malformed", "reconnects", "pending_full"):
             if r.get(key, 0) != 0:
@@ -218,17 +223,20 @@ def main() -> int:
             v = med(mode, key)
             cells.append(f"{v:.0%}" if key == "client_cpu_share" else fmt(v) if isinstance(v, float) else str(v))
         print(f"| {mode} | " + " | ".join(cells) + " |")
-    publish_ratio = med("redis1", "group_sends_per_s") / bench_rates[64]
+    publish_ratio = med(PUBLISH, "group_sends_per_s") / bench_rates[64]
+    member_ratio = med("redis1", "group_sends_per_s") / bench_rates[64]
     delivery_ratio = med("redis1", "deliveries_per_s") / med("memory", "deliveries_per_s")
     print()
     print("| goal | measured | result |")
     print("|---|---:|---|")
-    print(f"| one server publishes at ≥ 25% of Redis's pipelined PUBLISH rate (redis1 group_sends/s ÷ "
-          f"redis-benchmark -P 64) | {publish_ratio:.1%} | {'pass' if publish_ratio >= 0.25 else 'FAIL'} |")
+    print(f"| one server publishes at ≥ 25% of Redis's pipelined PUBLISH rate (publish only group_sends/s ÷ "
+          f"redis-benchmark -P 64, both without subscribers) | {publish_ratio:.1%} | "
+          f"{'pass' if publish_ratio >= 0.25 else 'FAIL'} |")
+    print(f"| (for reference: with the members on another server, redis1 group_sends/s ÷ redis-benchmark -P 64) "
+          f"| {member_ratio:.1%} | |")
     if OPEN_LOOP in results:
         open_ratio = med(OPEN_LOOP, "group_sends_per_s") / bench_rates[64]
-        print(f"| the same, publishing side alone (redis1 open loop group_sends/s ÷ redis-benchmark -P 64) | "
-              f"{open_ratio:.1%} | {'pass' if open_ratio >= 0.25 else 'FAIL'} |")
+        print(f"| (for reference: the same open loop) | {open_ratio:.1%} | |")
     print(f"| cross-server deliveries/s ≥ 50% of in-memory for the same group size (redis1 ÷ memory "
           f"deliveries/s) | {delivery_ratio:.1%} | {'pass' if delivery_ratio >= 0.50 else 'FAIL'} |")
     return 0

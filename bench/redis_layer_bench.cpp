@@ -1,12 +1,15 @@
 // The Redis channel layer benchmark (issue 9, "Proof: a benchmark scenario"): group_send through
 // the public API, to members that are real WebSocket connections of an in-process nx::App.
 //
-//   redis_layer_bench --mode memory|redis1|redis2 [--redis URL] [--members N] [--publishers K]
+//   redis_layer_bench --mode memory|redis1|redis2|publish [--redis URL] [--members N] [--publishers K]
 //                     [--seconds S] [--payload BYTES] [--max-lag MESSAGES]
 //
 // memory: one registry without a layer, every member local. redis1: the publishers use registry A
 // (a RedisLayer, no members), the members are in registry B (another RedisLayer): every message
 // crosses Redis. redis2: publishers and members on both A and B, half each (two servers).
+// publish: the publishers use registry A and the group has no members anywhere (--members 0):
+// what one server's group_send costs to publish, against redis-benchmark's PUBLISH to a channel
+// without subscribers.
 //
 // Flow control (--max-lag, default 64): a publisher waits while the members are more than that
 // many messages behind, so the figures are a sustained rate and no member becomes a slow consumer;
@@ -144,13 +147,16 @@ Options parse_options(int argc, char** argv) {
       usage("unknown option " + a);
     }
   }
-  if (o.mode != "memory" && o.mode != "redis1" && o.mode != "redis2") {
-    usage("--mode is memory, redis1 or redis2");
+  if (o.mode != "memory" && o.mode != "redis1" && o.mode != "redis2" && o.mode != "publish") {
+    usage("--mode is memory, redis1, redis2 or publish");
   }
   if (o.mode != "memory" && o.redis.empty()) {
     usage("--redis URL is required for mode " + o.mode);
   }
-  if (o.members < 1 || o.members > max_members) {
+  if (o.mode == "publish" && o.members != 0) {
+    usage("--mode publish has no members (--members 0)");
+  }
+  if (o.mode != "publish" && (o.members < 1 || o.members > max_members)) {
     usage("--members is 1.." + std::to_string(max_members));
   }
   if (o.mode == "redis2" && o.members < 2) {
@@ -530,7 +536,7 @@ int run_bench(const Options& opt) {
   // Ready: every server with members is subscribed (Redis says how many other servers received a
   // message), and every member gets what is sent now.
   const std::string pad = make_pad(opt.payload);
-  if (layered) {
+  if (layered && opt.mode != "publish") {
     std::vector<nx::ChannelRegistry*> from{&a.registry};
     if (opt.mode == "redis2") {
       from.push_back(&b.registry);

@@ -67,8 +67,7 @@ std::shared_ptr<SavedEntry> SavedEntry::make(Payload::Kind kind, std::string_vie
   auto e = std::make_shared<SavedEntry>(std::move(*frame));
   e->kind_ = kind;
   e->timestamp_ = std::chrono::system_clock::now();
-  const std::string id = uuid4();
-  std::memcpy(e->id_.data(), id.data(), std::min(id.size(), e->id_.size()));
+  uuid4_into(e->id_);
   e->valid_utf8_ = valid_utf8;
   e->data_ = e->frame.payload();
   return e;
@@ -107,11 +106,21 @@ std::shared_ptr<const transport::SharedFrame> SavedEntry::frame_for(const std::s
   return make(ws::Opcode::text, e.data_);
 }
 
-std::size_t entry_footprint(const SavedEntry& e) noexcept {
-  // The make_shared block (the object and its control block: a vtable pointer and two counts),
-  // the frame's buffer (header + payload), and the entry's slot in its group's deque.
-  return heap_bytes(sizeof(SavedEntry) + 2 * sizeof(void*)) + heap_bytes(e.frame.bytes().capacity()) +
+namespace {
+// The make_shared block (the object and its control block: a vtable pointer and two counts),
+// the frame's buffer (header + payload), and the entry's slot in its group's deque.
+constexpr std::size_t footprint_of_frame(std::size_t frame_bytes) noexcept {
+  return heap_bytes(sizeof(SavedEntry) + 2 * sizeof(void*)) + heap_bytes(frame_bytes) +
          sizeof(std::shared_ptr<const SavedEntry>);
+}
+}  // namespace
+
+std::size_t entry_footprint(const SavedEntry& e) noexcept { return footprint_of_frame(e.frame.bytes().capacity()); }
+
+std::size_t entry_footprint_for(std::size_t serialized_size) noexcept {
+  std::uint8_t header[ws::max_frame_header_size];
+  // SavedEntry::make reserves exactly the header and the payload; the opcode does not change the size.
+  return footprint_of_frame(ws::encode_frame_header(header, ws::Opcode::binary, serialized_size) + serialized_size);
 }
 
 // ---- HistoryStore ---------------------------------------------------------------------------------

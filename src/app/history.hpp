@@ -67,6 +67,8 @@ constexpr std::size_t heap_bytes(std::size_t n) noexcept {
 
 /// Bytes one saved message counts against the caps (see SavedMessage::footprint).
 std::size_t entry_footprint(const SavedEntry& e) noexcept;
+/// The same for the entry SavedEntry::make would build for a payload of `serialized_size` bytes.
+std::size_t entry_footprint_for(std::size_t serialized_size) noexcept;
 
 class HistoryStore {
  public:

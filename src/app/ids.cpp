@@ -75,24 +75,28 @@ class RandomBuffer {
 
 }  // namespace
 
-std::string uuid4() {
+void uuid4_into(std::array<char, 36>& out) {
   thread_local RandomBuffer random;
   std::uint8_t b[16];
   random.take16(b);
   b[6] = static_cast<std::uint8_t>((b[6] & 0x0F) | 0x40);  // version 4
   b[8] = static_cast<std::uint8_t>((b[8] & 0x3F) | 0x80);  // RFC 4122 variant
   static constexpr char hex[] = "0123456789abcdef";
-  std::string out(36, '-');
   std::size_t o = 0;
   for (std::size_t i = 0; i < 16; ++i) {
     if (i == 4 || i == 6 || i == 8 || i == 10) {
-      ++o;  // the '-' already there
+      out[o++] = '-';
     }
     out[o++] = hex[b[i] >> 4];
     out[o++] = hex[b[i] & 0xF];
   }
   std::memset(b, 0, sizeof b);
-  return out;
+}
+
+std::string uuid4() {
+  std::array<char, 36> id;
+  uuid4_into(id);
+  return std::string(id.data(), id.size());
 }
 
 }  // namespace nexios::detail

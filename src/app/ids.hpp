@@ -1,6 +1,7 @@
 #pragma once
 // Channel and message ids.
 
+#include <array>
 #include <string>
 
 namespace nexios::detail {
@@ -10,5 +11,7 @@ namespace nexios::detail {
 /// an id seen tells nothing about any other. Thread-safe; a forked child never repeats its
 /// parent's ids. Throws std::system_error if the kernel gives no random bytes.
 std::string uuid4();
+/// The same, written to `out` (no allocation).
+void uuid4_into(std::array<char, 36>& out);
 
 }  // namespace nexios::detail

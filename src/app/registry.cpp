@@ -6,6 +6,7 @@
 #include "app/channels_internal.hpp"
 #include "app/fanout.hpp"
 #include "app/history.hpp"
+#include "app/ids.hpp"
 
 #include <nexios/log.hpp>
 
@@ -15,6 +16,7 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <array>
 #include <stdexcept>
 
 #if defined(__GLIBC__)
@@ -316,8 +318,17 @@ Task<GroupSendResult> ChannelRegistry::group_send(std::string_view group_view, P
     }
   }
 
+  // What goes to the other servers: the saved copy when there is one (members here share its
+  // frame); with neither history nor members here, only its bytes, an id and a time.
+  std::string serialized;
+  std::array<char, 36> id{};
   if (layer && !saved) {
-    saved = detail::SavedEntry::make(payload.kind(), payload.serialize());  // what goes to the other servers
+    if (snap) {
+      saved = detail::SavedEntry::make(payload.kind(), payload.serialize());
+    } else {
+      serialized = payload.serialize();
+      detail::uuid4_into(id);
+    }
   }
   if (snap) {
     result.status = GroupSendStatusEnum::GROUP_SEND;
@@ -335,11 +346,19 @@ Task<GroupSendResult> ChannelRegistry::group_send(std::string_view group_view, P
   if (layer) {
     // Then to the other servers (after this server's members: a slow layer never delays them).
     LayerMessage message;
-    message.kind = saved->kind();
-    message.data = saved->data();
-    message.id = saved->id();
-    message.timestamp = saved->timestamp();
-    message.footprint = detail::entry_footprint(*saved);
+    if (saved) {
+      message.kind = saved->kind();
+      message.data = saved->data();
+      message.id = saved->id();
+      message.timestamp = saved->timestamp();
+      message.footprint = detail::entry_footprint(*saved);
+    } else {
+      message.kind = payload.kind();
+      message.data = serialized;
+      message.id = std::string_view(id.data(), id.size());
+      message.timestamp = std::chrono::system_clock::now();
+      message.footprint = detail::entry_footprint_for(serialized.size());
+    }
     const bool local = result.status == GroupSendStatusEnum::GROUP_SEND;
     const LayerPublishResult published = co_await layer->publish(group, message, save_history, local);
     result.published = published.published;

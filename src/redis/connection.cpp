@@ -345,6 +345,19 @@ bool Connection::enqueue(std::span<const std::string_view> args, ReplyHandler ha
   }
   const std::size_t before = wbuf_.size();
   resp::append_command(wbuf_, args);
+  return commit(before, std::move(handler), kind, std::move(confirmed));
+}
+
+bool Connection::send_encoded(std::string_view command, ReplyHandler handler) {
+  if (state_ != State::open || command.empty() || pending_.size() >= cfg_.max_pending) {
+    return false;
+  }
+  const std::size_t before = wbuf_.size();
+  wbuf_.append(command);
+  return commit(before, std::move(handler), Kind::normal, {});
+}
+
+bool Connection::commit(std::size_t before, ReplyHandler handler, Kind kind, std::function<void()> confirmed) {
   if (before != 0 && wbuf_.size() > cfg_.max_write_buffer_bytes) {
     wbuf_.resize(before);
     return false;

@@ -107,6 +107,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// connection is not open, max_pending commands are outstanding, the write buffer is full,
   /// `args` is empty or the command is a (P|S)(UN)SUBSCRIBE (use subscribe()/unsubscribe()).
   bool send(std::span<const std::string_view> args, ReplyHandler handler);
+  /// The same for one command already in RESP (resp::append_command or begin_command/append_arg);
+  /// not a (P)(UN)SUBSCRIBE, which the caller must not pass.
+  bool send_encoded(std::string_view command, ReplyHandler handler);
   /// The same for a braced list: `send({"SET", key, value}, handler)`.
   bool send(std::initializer_list<std::string_view> args, ReplyHandler handler);
   /// The same, awaited: the ec and the reply; never throws for Redis or connection errors (a
@@ -161,6 +164,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// schedules the write for the end of this loop turn. False when a bound is reached.
   bool enqueue(std::span<const std::string_view> args, ReplyHandler handler, Kind kind,
                std::function<void()> confirmed);
+  /// The bounds, then the command (already appended from `before` on) joins the pending queue.
+  bool commit(std::size_t before, ReplyHandler handler, Kind kind, std::function<void()> confirmed);
   /// enqueue() awaited (connect() uses it before the connection is open).
   nexios::Task<std::pair<std::error_code, resp::Value>> request(std::vector<std::string> args);
   /// SNI, verification and the TLS handshake; an empty string or the error text.

@@ -31,6 +31,8 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <deque>
+#include <iterator>
 #include <cstdlib>
 #include <future>
 #include <map>
@@ -610,15 +612,36 @@ struct RedisLayer::Impl : std::enable_shared_from_this<RedisLayer::Impl> {
   // woken only when the queue was empty, so a burst of group_sends costs one wake-up and leaves
   // in one write; each reply completes its publisher on the publisher's own executor.
 
+  using PublishHandler = asio::detail::awaitable_handler<asio::any_io_executor, LayerPublishResult>;
+  static constexpr std::size_t sha_size = 40;  // an SHA-1 in hex, as EVALSHA takes it
+
   struct PublishRequest {
-    std::vector<std::string> args;
+    std::string command;     // RESP, built by the publisher; EVALSHA's SHA goes at sha_at
+    std::size_t sha_at = 0;  // scripted only
     bool scripted = false;
     bool local_members = false;
-    std::function<void(LayerPublishResult)> done;  // posts the result to the publisher
+    std::uint64_t seq = 0;  // set when it is sent: its reply finds it by this
+    std::optional<PublishHandler> handler;
+    // Tracked: the publisher's event loop has outstanding work until the result is handed over,
+    // so it cannot run out of work (and be torn down) meanwhile.
+    std::optional<asio::any_io_executor> work;
   };
   std::mutex queue_mutex;
-  std::vector<PublishRequest> queue;  // guarded by queue_mutex
+  std::vector<PublishRequest> queue;     // guarded by queue_mutex
   std::vector<PublishRequest> draining;  // the layer's thread's
+  std::deque<PublishRequest> sent;       // sent on `pub`, in the order of their replies
+  std::uint64_t next_seq = 1;
+
+  // Results are handed back in batches: every result completed while the layer's thread handles
+  // one read of replies goes to its publisher's loop in one task (one wake-up per batch, not one
+  // per group_send: on a loop shared with the layer's thread that was a context switch each).
+  struct Completed {
+    PublishHandler handler;
+    asio::any_io_executor work;
+    LayerPublishResult result;
+  };
+  std::vector<Completed> completed;  // the layer's thread's (or stop()'s, once it has joined)
+  bool flush_posted = false;
 
   void enqueue(PublishRequest r) {
     bool wake = false;
@@ -644,25 +667,91 @@ struct RedisLayer::Impl : std::enable_shared_from_this<RedisLayer::Impl> {
   }
 
   void send_publish(PublishRequest r) {
-    if (!up()) {
+    if (!up() || (r.scripted && script_sha.size() != sha_size)) {
       finish_publish(r, std::make_error_code(std::errc::not_connected), resp::Value{});
       return;
     }
     if (r.scripted) {
-      r.args[1] = script_sha;
+      r.command.replace(r.sha_at, sha_size, script_sha);
     }
-    const auto v = views(r.args);
-    auto req = std::make_shared<PublishRequest>(std::move(r));
-    std::weak_ptr<Impl> weak = weak_from_this();
-    const bool queued = pub->send(std::span<const std::string_view>(v), [weak, req](std::error_code ec, resp::Value reply) {
-      if (auto self = weak.lock()) {
-        self->finish_publish(*req, ec, std::move(reply));
-      } else {
-        req->done(LayerPublishResult{});
-      }
+    const std::uint64_t seq = next_seq++;
+    // Captures two words: std::function keeps it without allocating. Replies come while the
+    // layer's thread runs, which holds the Impl.
+    const bool queued = pub->send_encoded(r.command, [this, seq](std::error_code ec, resp::Value reply) {
+      on_publish_reply(seq, ec, reply);
     });
     if (!queued) {
-      finish_publish(*req, std::make_error_code(std::errc::resource_unavailable_try_again), resp::Value{});
+      finish_publish(r, std::make_error_code(std::errc::resource_unavailable_try_again), resp::Value{});
+      return;
+    }
+    r.seq = seq;
+    r.command = std::string();  // in the connection's buffer now
+    sent.push_back(std::move(r));
+  }
+
+  void on_publish_reply(std::uint64_t seq, std::error_code ec, const resp::Value& reply) {
+    auto it = sent.begin();
+    if (it == sent.end() || it->seq != seq) {
+      it = std::find_if(sent.begin(), sent.end(), [seq](const PublishRequest& r) { return r.seq == seq; });
+    }
+    if (it == sent.end() || !it->handler) {
+      return;  // finished already (the layer stopped meanwhile)
+    }
+    finish_publish(*it, ec, reply);
+    while (!sent.empty() && !sent.front().handler) {
+      sent.pop_front();  // finished (its handler is gone); awaitable handlers cannot be moved over
+    }
+  }
+
+  /// Publishes that will get no reply any more (the layer stopped): not published.
+  void abandon_sent() {
+    for (PublishRequest& r : sent) {
+      if (r.handler) {
+        finish_publish(r, std::make_error_code(std::errc::operation_canceled), resp::Value{});
+      }
+    }
+    sent.clear();
+  }
+
+  void complete(PublishRequest& r, const LayerPublishResult& result) {
+    if (!r.handler) {
+      return;
+    }
+    completed.push_back(Completed{std::move(*r.handler), std::move(*r.work), result});
+    r.handler.reset();
+    r.work.reset();
+    if (!flush_posted) {
+      flush_posted = true;
+      asio::post(io, [self = shared_from_this()] { self->flush_completions(); });
+    }
+  }
+
+  /// Hands every completed result to its publisher's loop: one task per loop per batch.
+  void flush_completions() {
+    flush_posted = false;
+    std::vector<Completed> batch;
+    batch.swap(completed);
+    std::size_t i = 0;
+    while (i < batch.size()) {
+      std::size_t j = i + 1;
+      while (j < batch.size() && batch[j].work == batch[i].work) {
+        ++j;
+      }
+      std::vector<Completed> part;
+      if (i == 0 && j == batch.size()) {
+        part = std::move(batch);  // the usual case: one publisher loop
+      } else {
+        part.reserve(j - i);
+        std::move(batch.begin() + static_cast<std::ptrdiff_t>(i), batch.begin() + static_cast<std::ptrdiff_t>(j),
+                  std::back_inserter(part));
+      }
+      const asio::any_io_executor ex = part.front().work;
+      asio::post(ex, [part = std::move(part)]() mutable {
+        for (Completed& c : part) {
+          std::move(c.handler)(c.result);
+        }
+      });
+      i = j;
     }
   }
 
@@ -690,7 +779,7 @@ struct RedisLayer::Impl : std::enable_shared_from_this<RedisLayer::Impl> {
     }
     if (!ok) {
       ++not_published;
-      r.done(result);
+      complete(r, result);
       return;
     }
     ++published;
@@ -699,7 +788,7 @@ struct RedisLayer::Impl : std::enable_shared_from_this<RedisLayer::Impl> {
     const std::int64_t others = receivers - (r.local_members ? 1 : 0);
     result.servers = others > 0 ? static_cast<std::size_t>(others) : 0;
     result.remote_members = result.servers > 0;
-    r.done(result);
+    complete(r, result);
   }
 
   Task<std::optional<bool>> do_send_to(std::string channel_id, Payload::Kind kind, std::string data) {
@@ -974,7 +1063,11 @@ void RedisLayer::stop() noexcept {
   (void)impl->ran_out.get_future().wait_for(impl->options.reply_timeout);
   impl->io.stop();
   impl->thread.join();
-  impl->drain();  // publishes queued after the layer's thread stopped: not published, never lost
+  // Publishes queued after the layer's thread stopped, or sent and never answered: not
+  // published, never lost; their results go to their publishers now.
+  impl->drain();
+  impl->abandon_sent();
+  impl->flush_completions();
   impl->pub.reset();
   impl->sub.reset();
   impl->lost.reset();
@@ -1029,46 +1122,65 @@ Task<LayerPublishResult> RedisLayer::publish(std::string_view group, const Layer
   line.id = message.id;
   line.timestamp = message.timestamp;
   line.footprint = message.footprint;
-  std::string head = wire::group_head(line.origin, line.kind);
-  std::string tail = wire::group_tail(line);
-  std::vector<std::string> args;
+  // The line's fixed parts, in buffers of this thread's that stop allocating once warm.
+  thread_local std::string head;
+  thread_local std::string tail;
+  head.clear();
+  tail.clear();
+  wire::append_group_head(head, line.origin, line.kind);
+  wire::append_group_tail(tail, line);
+  // One argument written in pieces: prefix, what, group.
+  const auto key_arg = [&impl, group](std::string& out, std::string_view what) {
+    resp::begin_arg(out, impl->prefix.size() + what.size() + group.size());
+    out.append(impl->prefix).append(what).append(group);
+    resp::end_arg(out);
+  };
+  const auto number_arg = [](std::string& out, std::uint64_t n) {
+    char digits[24];
+    const auto r = std::to_chars(std::begin(digits), std::end(digits), n);
+    resp::append_arg(out, std::string_view(digits, static_cast<std::size_t>(r.ptr - digits)));
+  };
+  Impl::PublishRequest r;
+  r.scripted = save_history;
+  r.local_members = local_members;
+  std::string& cmd = r.command;
+  cmd.reserve(3 * impl->prefix.size() + 3 * group.size() + head.size() + tail.size() + message.data.size() + 192);
   if (save_history) {
     const ChannelLimits limits = impl->host->channel_limits();
     const std::size_t overhead = history_group_overhead(group);
     const std::size_t cap = std::min(limits.history_max_bytes, limits.history_max_total_bytes);
     const std::size_t max_bytes = cap > overhead ? cap - overhead : 0;
-    args = {"EVALSHA",
-            std::string(),  // the script's SHA, filled in on the layer's thread
-            "3",
-            impl->history_key(group),
-            impl->history_meta_key(group),
-            impl->group_channel(group),
-            std::move(head),
-            std::move(tail),
-            std::string(message.data),
-            std::to_string(message.footprint),
-            std::to_string(limits.history_max_count),
-            std::to_string(max_bytes),
-            std::to_string(impl->history_expiry_ms(limits)),
-            local_members ? "1" : "0"};
+    resp::begin_command(cmd, 14);
+    resp::append_arg(cmd, "EVALSHA");
+    resp::begin_arg(cmd, Impl::sha_size);
+    r.sha_at = cmd.size();
+    cmd.append(Impl::sha_size, '0');  // the script's SHA, filled in on the layer's thread
+    resp::end_arg(cmd);
+    resp::append_arg(cmd, "3");
+    key_arg(cmd, "h:");
+    key_arg(cmd, "hm:");
+    key_arg(cmd, "g:");
+    resp::append_arg(cmd, head);
+    resp::append_arg(cmd, tail);
+    resp::append_arg(cmd, message.data);
+    number_arg(cmd, message.footprint);
+    number_arg(cmd, limits.history_max_count);
+    number_arg(cmd, max_bytes);
+    number_arg(cmd, static_cast<std::uint64_t>(impl->history_expiry_ms(limits)));
+    resp::append_arg(cmd, local_members ? "1" : "0");
   } else {
-    std::string wire;
-    wire.reserve(head.size() + tail.size() + message.data.size() + 1);
-    wire.append(head).append("0").append(tail).append(message.data);
-    args = {"PUBLISH", impl->group_channel(group), std::move(wire)};
+    resp::begin_command(cmd, 3);
+    resp::append_arg(cmd, "PUBLISH");
+    key_arg(cmd, "g:");
+    resp::begin_arg(cmd, head.size() + 1 + tail.size() + message.data.size());
+    cmd.append(head).append(1, '0').append(tail).append(message.data);
+    resp::end_arg(cmd);
   }
   co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(LayerPublishResult)>(
       [&](auto handler) {
         // The result goes back through the publisher's executor (never runs it on the layer's thread).
-        auto h = std::make_shared<decltype(handler)>(std::move(handler));
-        Impl::PublishRequest r;
-        r.args = std::move(args);
-        r.scripted = save_history;
-        r.local_members = local_members;
-        // A tracked executor: the publisher's event loop has outstanding work until the result
-        // is handed over, so it cannot run out of work (and be torn down) meanwhile.
-        auto ex = asio::prefer(asio::get_associated_executor(*h), asio::execution::outstanding_work.tracked);
-        r.done = [h, ex](LayerPublishResult result) { asio::post(ex, [h, result]() mutable { (*h)(result); }); };
+        r.work.emplace(asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked));
+        r.handler.emplace(std::move(handler));
         impl->enqueue(std::move(r));
       },
       asio::use_awaitable);

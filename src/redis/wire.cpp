@@ -76,17 +76,29 @@ std::optional<GroupLine> parse_group(std::string_view line) noexcept {
   return g;
 }
 
+void append_group_head(std::string& out, std::string_view origin, Kind kind) {
+  out.append("nx1|m|").append(origin).append(1, '|').append(1, static_cast<char>(kind)).append(1, '|');
+}
+
+void append_group_tail(std::string& out, const GroupLine& g) {
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(g.timestamp.time_since_epoch()).count();
+  char digits[24];
+  out.append(1, '|').append(g.id).append(1, '|');
+  auto r = std::to_chars(std::begin(digits), std::end(digits), us < 0 ? 0 : us);
+  out.append(digits, r.ptr).append(1, '|');
+  r = std::to_chars(std::begin(digits), std::end(digits), g.footprint);
+  out.append(digits, r.ptr).append(1, '|');
+}
+
 std::string group_head(std::string_view origin, Kind kind) {
-  std::string s = "nx1|m|";
-  s.append(origin).append(1, '|').append(1, static_cast<char>(kind)).append(1, '|');
+  std::string s;
+  append_group_head(s, origin, kind);
   return s;
 }
 
 std::string group_tail(const GroupLine& g) {
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(g.timestamp.time_since_epoch()).count();
-  std::string s = "|";
-  s.append(g.id).append(1, '|').append(std::to_string(us < 0 ? 0 : us)).append(1, '|');
-  s.append(std::to_string(g.footprint)).append(1, '|');
+  std::string s;
+  append_group_tail(s, g);
   return s;
 }
 

@@ -43,6 +43,9 @@ std::optional<GroupLine> parse_group(std::string_view line) noexcept;
 /// the history script puts the offset it gives between them.
 std::string group_head(std::string_view origin, Kind kind);
 std::string group_tail(const GroupLine& g);
+/// The same, appended to `out`.
+void append_group_head(std::string& out, std::string_view origin, Kind kind);
+void append_group_tail(std::string& out, const GroupLine& g);
 /// A whole line.
 std::string encode_group(const GroupLine& g);
 

@@ -462,6 +462,20 @@ void append_command(std::string& out, std::span<const std::string_view> args) {
   }
 }
 
+void begin_command(std::string& out, std::size_t args) { append_array_header(out, args); }
+
+void append_arg(std::string& out, std::string_view s) { append_bulk(out, s); }
+
+void begin_arg(std::string& out, std::size_t size) {
+  char digits[24];
+  const auto res = std::to_chars(std::begin(digits), std::end(digits), size);
+  out.push_back('$');
+  out.append(digits, res.ptr);
+  out.append("\r\n");
+}
+
+void end_arg(std::string& out) { out.append("\r\n"); }
+
 void append_command(std::string& out, std::initializer_list<std::string_view> args) {
   append_command(out, std::span<const std::string_view>(args.begin(), args.size()));
 }

@@ -164,6 +164,12 @@ class Parser {
 void append_command(std::string& out, std::span<const std::string_view> args);
 /// The same for a braced list: `append_command(out, {"SET", key, value})`.
 void append_command(std::string& out, std::initializer_list<std::string_view> args);
+/// A command written in place, argument by argument: begin_command(out, n), then n arguments,
+/// each append_arg(out, s), or begin_arg(out, size) + exactly `size` bytes + end_arg(out).
+void begin_command(std::string& out, std::size_t args);
+void append_arg(std::string& out, std::string_view s);
+void begin_arg(std::string& out, std::size_t size);
+void end_arg(std::string& out);
 
 /// Appends the RESP2 encoding of any value (null encodes as a null bulk string). Simple strings
 /// and errors must not contain CR or LF.

@@ -307,6 +307,39 @@ TEST_F(RedisLayerTest, PendingPublishesOverTheLimitAreReportedNotPublished) {
   EXPECT_EQ(ca->read_text(), R"({"text":"2"})");
 }
 
+// A server without members of the group publishes what the other server's members get; when the
+// layer stops while Redis holds the replies back, every publish still waiting is answered (not
+// published), none is left hanging.
+TEST_F(RedisLayerTest, PublishesInFlightAtStopAreAnsweredNotPublished) {
+  Cluster c(redis, {});
+  auto [cb, chb] = c.join("b", "far");
+  const auto sent = run(c.a.registry.group_send("far", msg("0"), false));
+  EXPECT_TRUE(sent.published);
+  EXPECT_EQ(sent.delivered, 0u);
+  EXPECT_EQ(sent.servers, 1u);
+  EXPECT_EQ(sent, nx::GroupSendStatusEnum::GROUP_SEND);  // members elsewhere
+  EXPECT_EQ(cb->read_text(), R"({"text":"0"})");
+
+  redis.pause();
+  constexpr int n = 20;
+  boost::asio::io_context io(1);
+  std::vector<std::future<nx::GroupSendResult>> results;
+  for (int i = 1; i <= n; ++i) {
+    results.push_back(boost::asio::co_spawn(io, c.a.registry.group_send("far", msg(std::to_string(i)), false),
+                                            boost::asio::use_future));
+  }
+  std::thread t([&] { io.run(); });
+  ASSERT_TRUE(eventually([&] { return c.a.layer->stats().pending == static_cast<std::uint64_t>(n); }));
+  c.a.registry.stop_layer();
+  t.join();  // the loop ran out of work: every group_send returned
+  for (auto& f : results) {
+    EXPECT_FALSE(f.get().published);
+  }
+  EXPECT_EQ(c.a.layer->stats().pending, 0u);
+  EXPECT_EQ(c.a.layer->stats().not_published, static_cast<std::uint64_t>(n));
+  redis.resume();
+}
+
 TEST_F(RedisLayerTest, MessagesOverMaxMessageBytesStayOnThisServer) {
   nx::RedisLayerOptions o;
   o.max_message_bytes = 1024;

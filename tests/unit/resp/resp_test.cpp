@@ -230,6 +230,26 @@ TEST(RespEncoder, AppendCommandIsBinarySafe) {
   EXPECT_EQ(one(out), Value::array({Value::bulk("PING")}));
 }
 
+// A command written argument by argument (an argument in pieces too) is the same bytes as
+// append_command's.
+TEST(RespEncoder, CommandWrittenInPlaceEqualsAppendCommand) {
+  std::string expected;
+  append_command(expected, {"PUBLISH", "app:g:room", std::string_view("head|0|tail\r\n\0x", 16), ""});
+  std::string out;
+  nexios::resp::begin_command(out, 4);
+  nexios::resp::append_arg(out, "PUBLISH");
+  nexios::resp::begin_arg(out, 10);
+  out.append("app:").append("g:").append("room");
+  nexios::resp::end_arg(out);
+  nexios::resp::begin_arg(out, 16);
+  out.append("head|0|tail").append(std::string_view("\r\n\0x", 5));
+  nexios::resp::end_arg(out);
+  nexios::resp::append_arg(out, "");
+  EXPECT_EQ(out, expected);
+  EXPECT_EQ(one(out), Value::array({Value::bulk("PUBLISH"), Value::bulk("app:g:room"),
+                                    Value::bulk(std::string("head|0|tail\r\n\0x", 16)), Value::bulk("")}));
+}
+
 TEST(RespEncoder, AppendValueRoundTrips) {
   const Value v = Value::array({Value::simple_string("OK"), Value::error("ERR e"), Value::number(-3),
                                 Value::bulk(std::string("\0\r\n", 3)), Value::null(),
