@@ -84,8 +84,13 @@ class ChannelLayer {
       std::vector<std::pair<std::string, boost::json::object>> members;
     };
     /// Delivers a group message from the layer to this server's members of `group` (unless it
-    /// is from_self) and keeps its history copy (when it has an offset).
+    /// is from_self) and keeps its history copy (when it has an offset). The message waits for
+    /// the members' event loops until flush_deliveries().
     virtual void deliver_group(std::string_view group, const LayerMessage& message) = 0;
+    /// Hands what deliver_group queued since the last call to the members' event loops (each
+    /// loop woken once for the lot). A layer calls it after each batch of deliver_group calls,
+    /// e.g. once per read of its subscription, from the same thread.
+    virtual void flush_deliveries() = 0;
     /// Keeps `older` (ascending offsets; views valid during the call) as this server's copy of
     /// the history of `group` before what it holds: the shared history, read when this server's
     /// first member joined (messages that arrived meanwhile are kept, none twice).

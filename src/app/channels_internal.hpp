@@ -35,6 +35,8 @@
 
 namespace nexios::detail {
 
+class Frames;  // app/fanout.hpp
+
 /// The channel leaves every group of every registry and can join none again (its connection is
 /// over). Thread-safe.
 void detach_channel(const Channel& channel);
@@ -119,6 +121,21 @@ struct ChannelRegistry::Impl : std::enable_shared_from_this<ChannelRegistry::Imp
     std::vector<std::shared_ptr<ChannelImpl>> members;  // joining order
     std::shared_ptr<const Snapshot> snapshot;
   };
+  // Group messages from the channel layer waiting for one event loop (the loop of the group's
+  // first member): appended by the layer's thread, delivered by that loop in one task per batch,
+  // so a burst of messages from other servers costs the loop one wake-up, not one per message.
+  struct LayerInbox {
+    struct Item {
+      std::shared_ptr<const Snapshot> snap;
+      std::shared_ptr<const detail::Frames> frames;
+      std::size_t batch = 0;
+      const void* group_key = nullptr;
+    };
+    boost::asio::any_io_executor executor;
+    std::mutex mutex;
+    std::vector<Item> items;     // guarded by `mutex`
+    std::vector<Item> draining;  // the loop's
+  };
 
   mutable std::mutex mutex;
   std::map<std::string, Group, std::less<>> groups;
@@ -133,6 +150,10 @@ struct ChannelRegistry::Impl : std::enable_shared_from_this<ChannelRegistry::Imp
   // called under it (they only queue work).
   std::shared_ptr<ChannelLayer> layer;
   std::size_t trims = 0;  // (mutex held)
+  // One inbox per event loop the layer has delivered to (mutex held to find or add one).
+  std::vector<std::shared_ptr<LayerInbox>> inboxes;
+  // Inboxes given messages since the last flush_deliveries (the layer's thread's).
+  std::vector<std::shared_ptr<LayerInbox>> inboxes_to_wake;
 
   /// Histories forgotten per turn of the sweep (a larger backlog continues in the next turn).
   static constexpr std::size_t history_sweep_batch = 256;
@@ -161,6 +182,7 @@ struct ChannelRegistry::Impl : std::enable_shared_from_this<ChannelRegistry::Imp
   // ---- ChannelLayer::Host (registry_layer.cpp) --------------------------------------------------
 
   void deliver_group(std::string_view group, const LayerMessage& message) override;
+  void flush_deliveries() override;
   void load_history(std::string_view group, const std::vector<LayerMessage>& older) override;
   void deliver_channel(std::string_view channel_id, Payload::Kind kind, std::string_view data,
                        std::function<void(bool)> done) override;

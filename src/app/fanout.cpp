@@ -179,8 +179,12 @@ struct Job {
     ++next;
   }
 
-  /// Hands the counts to the fan-out and tells it this share is done.
+  /// Hands the counts to the fan-out and tells it this share is done (nothing to tell for a
+  /// detached fan-out).
   void complete() {
+    if (!state) {
+      return;
+    }
     state->delivered.fetch_add(delivered, std::memory_order_relaxed);
     state->dropped.fetch_add(dropped, std::memory_order_relaxed);
     state->finish_one();
@@ -399,6 +403,20 @@ Task<FanoutCounts> fan_out(std::shared_ptr<const ChannelRegistry::Impl::Snapshot
   result.dropped += state->dropped.load();
   transport::stats::observe_group_send(std::chrono::nanoseconds(state->done_ns.load() - steady_ns(started)));
   co_return result;
+}
+
+void fan_out_detached(std::shared_ptr<const ChannelRegistry::Impl::Snapshot> snap, std::shared_ptr<const Frames> frames,
+                      std::size_t batch, const void* group_key, const asio::any_io_executor& here) {
+  batch = std::max<std::size_t>(batch, 1);
+  for (const auto& b : snap->buckets) {
+    if (b.executor == here) {
+      LoopQueue::here().start(group_key, Job{snap, frames, nullptr, &b, batch, 0, 0, 0}, here);
+    } else {
+      asio::post(b.executor, [snap, frames, bucket = &b, batch, group_key] {
+        LoopQueue::here().start(group_key, Job{snap, frames, nullptr, bucket, batch, 0, 0, 0}, bucket->executor);
+      });
+    }
+  }
 }
 
 Task<bool> deliver_to(std::shared_ptr<ChannelImpl> ch, std::shared_ptr<const Frames> frames) {

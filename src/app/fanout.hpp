@@ -63,6 +63,12 @@ Task<FanoutCounts> fan_out(std::shared_ptr<const ChannelRegistry::Impl::Snapshot
                            std::shared_ptr<const Frames> frames, steady::time_point started, std::size_t batch,
                            const void* group_key);
 
+/// The same for a fan-out nobody waits for (a message a channel layer brought from another
+/// server), started on `here`, the event loop running the call: no coroutine, no counts, and
+/// the same order per group and slicing as fan_out.
+void fan_out_detached(std::shared_ptr<const ChannelRegistry::Impl::Snapshot> snap, std::shared_ptr<const Frames> frames,
+                      std::size_t batch, const void* group_key, const boost::asio::any_io_executor& here);
+
 /// Delivers the prepared `frames` to one channel, on its own event loop. True if its connection
 /// took the frame.
 Task<bool> deliver_to(std::shared_ptr<ChannelImpl> ch, std::shared_ptr<const Frames> frames);

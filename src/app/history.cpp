@@ -52,22 +52,30 @@ namespace detail {
 
 std::shared_ptr<SavedEntry> SavedEntry::make(Payload::Kind kind, std::string_view serialized, std::string_view id,
                                              std::chrono::system_clock::time_point timestamp) {
-  auto e = make(kind, serialized);
+  auto e = make_unnamed(kind, serialized);
   if (id.size() == e->id_.size()) {
     std::memcpy(e->id_.data(), id.data(), id.size());
+  } else {
+    uuid4_into(e->id_);
   }
   e->timestamp_ = timestamp;
   return e;
 }
 
 std::shared_ptr<SavedEntry> SavedEntry::make(Payload::Kind kind, std::string_view serialized) {
+  auto e = make_unnamed(kind, serialized);
+  e->timestamp_ = std::chrono::system_clock::now();
+  uuid4_into(e->id_);
+  return e;
+}
+
+// The entry without its id and time.
+std::shared_ptr<SavedEntry> SavedEntry::make_unnamed(Payload::Kind kind, std::string_view serialized) {
   const bool valid_utf8 = kind != Payload::Kind::bytes && detail::is_valid_utf8(serialized);
   // A text frame only for valid UTF-8 (so encode never refuses it), binary otherwise.
   auto frame = transport::SharedFrame::encode(valid_utf8 ? ws::Opcode::text : ws::Opcode::binary, serialized);
   auto e = std::make_shared<SavedEntry>(std::move(*frame));
   e->kind_ = kind;
-  e->timestamp_ = std::chrono::system_clock::now();
-  uuid4_into(e->id_);
   e->valid_utf8_ = valid_utf8;
   e->data_ = e->frame.payload();
   return e;

@@ -41,6 +41,10 @@ struct SavedEntry : SavedMessage {
   static std::shared_ptr<SavedEntry> make(Payload::Kind kind, std::string_view serialized, std::string_view id,
                                           std::chrono::system_clock::time_point timestamp);
 
+ private:
+  static std::shared_ptr<SavedEntry> make_unnamed(Payload::Kind kind, std::string_view serialized);
+
+ public:
   /// The frame to send to a channel of payload type `type`: the saved one itself when it fits
   /// (shared: `self` is the handle that keeps it alive), a new one for the other forms, or null
   /// when the entry cannot go to such a channel (a text frame that would not be valid UTF-8).

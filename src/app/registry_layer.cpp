@@ -70,16 +70,50 @@ struct LayerDelivery {
   detail::Frames frames;
 };
 
+// The task that delivers an inbox's messages on its loop. Move-only: if the loop is destroyed
+// without running it, what waited goes with it (as posted handlers do), and the inbox is empty
+// again for a loop that takes its place.
+class InboxTask {
+ public:
+  using Inbox = ChannelRegistry::Impl::LayerInbox;
+  explicit InboxTask(std::shared_ptr<Inbox> inbox) noexcept : inbox_(std::move(inbox)) {}
+  InboxTask(InboxTask&&) noexcept = default;
+  InboxTask& operator=(InboxTask&&) noexcept = default;
+  InboxTask(const InboxTask&) = delete;
+  InboxTask& operator=(const InboxTask&) = delete;
+  ~InboxTask() {
+    if (inbox_) {
+      std::lock_guard lock(inbox_->mutex);
+      inbox_->items.clear();
+    }
+  }
+  void operator()() {
+    const std::shared_ptr<Inbox> inbox = std::move(inbox_);
+    {
+      std::lock_guard lock(inbox->mutex);
+      inbox->draining.swap(inbox->items);
+    }
+    for (auto& item : inbox->draining) {
+      detail::fan_out_detached(std::move(item.snap), std::move(item.frames), item.batch, item.group_key,
+                               inbox->executor);
+    }
+    inbox->draining.clear();
+  }
+
+ private:
+  std::shared_ptr<Inbox> inbox_;
+};
+
 }  // namespace
 
 // ---- ChannelLayer::Host ---------------------------------------------------------------------------
 
 void ChannelRegistry::Impl::deliver_group(std::string_view group, const LayerMessage& message) {
-  const auto started = steady::now();
   auto entry = detail::SavedEntry::make(message.kind, message.data, message.id, message.timestamp);
   std::shared_ptr<const Snapshot> snap;
   const void* group_key = nullptr;
   std::size_t batch = 0;
+  std::shared_ptr<LayerInbox> inbox;
   {
     std::lock_guard lock(mutex);
     auto it = groups.find(group);
@@ -96,15 +130,49 @@ void ChannelRegistry::Impl::deliver_group(std::string_view group, const LayerMes
     snap = it->second.snapshot;
     group_key = &it->second;
     batch = limits.fanout_batch;
+    const auto& executor = snap->buckets.front().executor;
+    for (const auto& box : inboxes) {
+      if (box->executor == executor) {
+        inbox = box;
+        break;
+      }
+    }
+    if (!inbox) {
+      if (inboxes.size() >= 64) {  // loops of servers gone: forget the idle inboxes
+        std::erase_if(inboxes, [](const std::shared_ptr<LayerInbox>& box) {
+          std::lock_guard box_lock(box->mutex);
+          return box->items.empty();
+        });
+      }
+      inbox = std::make_shared<LayerInbox>();
+      inbox->executor = executor;
+      inboxes.push_back(inbox);
+    }
   }
   auto delivery = std::make_shared<LayerDelivery>(entry);
   delivery->frames.prepare(snap->type_mask);
   std::shared_ptr<const detail::Frames> frames(delivery, &delivery->frames);
   // Delivered from the first member's loop (inline there, one task per other loop): the layer's
-  // own thread never touches a connection.
-  const auto executor = snap->buckets.front().executor;
-  asio::co_spawn(executor, detail::fan_out(std::move(snap), std::move(frames), started, batch, group_key),
-                 asio::detached);
+  // own thread never touches a connection. The loop is woken once for what arrives meanwhile,
+  // at flush_deliveries (woken at once, it could take the core from the layer's thread and leave
+  // with a batch of one).
+  bool wake = false;
+  {
+    std::lock_guard lock(inbox->mutex);
+    wake = inbox->items.empty();
+    inbox->items.push_back(LayerInbox::Item{std::move(snap), std::move(frames), batch, group_key});
+  }
+  if (wake) {
+    inboxes_to_wake.push_back(std::move(inbox));
+  }
+}
+
+void ChannelRegistry::Impl::flush_deliveries() {
+  for (auto& inbox : inboxes_to_wake) {
+    const auto executor = inbox->executor;
+    asio::post(executor, InboxTask(std::move(inbox)));
+  }
+  inboxes_to_wake.clear();
 }
 
 void ChannelRegistry::Impl::load_history(std::string_view group, const std::vector<LayerMessage>& older) {

@@ -563,6 +563,20 @@ struct RedisLayer::Impl : std::enable_shared_from_this<RedisLayer::Impl> {
     }
     ++received;
     host->deliver_group(group, message);
+    flush_deliveries_later();
+  }
+
+  bool deliveries_flush_posted = false;
+  /// host->flush_deliveries() once this turn of the layer's loop is over (after the read that
+  /// brought the message, with every other message it brought).
+  void flush_deliveries_later() {
+    if (!deliveries_flush_posted) {
+      deliveries_flush_posted = true;
+      asio::post(io, [self = shared_from_this()] {
+        self->deliveries_flush_posted = false;
+        self->host->flush_deliveries();
+      });
+    }
   }
 
   void on_send_to(std::string_view line) {
@@ -645,13 +659,19 @@ struct RedisLayer::Impl : std::enable_shared_from_this<RedisLayer::Impl> {
 
   void enqueue(PublishRequest r) {
     bool wake = false;
+    const asio::any_io_executor caller = *r.work;
     {
       std::lock_guard lock(queue_mutex);
       wake = queue.empty();
       queue.push_back(std::move(r));
     }
     if (wake) {
-      asio::post(io, [self = shared_from_this()] { self->drain(); });
+      // The layer's thread is woken once the publisher's loop has run what it was running: the
+      // group_sends its other handlers start meanwhile join this batch (woken at once, the layer's
+      // thread can take the core from the publisher's and leave with a batch of one).
+      asio::post(caller, [self = shared_from_this()] {
+        asio::post(self->io, [self] { self->drain(); });
+      });
     }
   }
 
@@ -1068,6 +1088,8 @@ void RedisLayer::stop() noexcept {
   impl->drain();
   impl->abandon_sent();
   impl->flush_completions();
+  impl->deliveries_flush_posted = false;
+  impl->host->flush_deliveries();  // what the last read brought goes to the members
   impl->pub.reset();
   impl->sub.reset();
   impl->lost.reset();
