@@ -2,6 +2,7 @@
 // slow-consumer policy's counts, group_send's fan-out histogram and the channel gauges of the
 // process-wide registry, counted on event-loop threads and on other threads.
 
+#include "support/poll.hpp"
 #include "support/test_client.hpp"
 #include "support/test_server.hpp"
 #include "transport/stats.hpp"
@@ -43,22 +44,6 @@ double value_of(const std::string& text, const std::string& series) {
   return -1;
 }
 
-// Waits until `predicate()` holds, for at most `timeout`: for state that offers nothing to block
-// on (a count behind HTTP). The pause between looks starts at 1 ms and doubles up to 20 ms.
-template <class F>
-bool poll_until(F predicate, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto pause = std::chrono::milliseconds(1);
-  while (!predicate()) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(pause);  // the poll interval between two looks, not a wait for the state
-    pause = std::min(pause * 2, std::chrono::milliseconds(20));
-  }
-  return true;
-}
-
 std::string scrape(std::uint16_t port) {
   TestClient c(port);
   auto r = c.request("GET", "/metrics");
@@ -89,8 +74,16 @@ TEST(Metrics, OtherLayersCountThroughTheStatsApiFromAnyThread) {
     EXPECT_EQ(c.request("GET", "/limited").status, 429);
     EXPECT_EQ(c.request("GET", "/limited").status, 429);
   }
-  const std::string after = scrape(s.port());
+  // A request is counted when its response has been written, which may be just after the client
+  // read it: scrape until both are counted.
+  std::string after;
   auto delta = [&](const std::string& series) { return value_of(after, series) - value_of(before, series); };
+  EXPECT_TRUE(nexios::test::eventually(
+      [&] {
+        after = scrape(s.port());
+        return delta("nexios_http_requests_total{status_class=\"4xx\"}") >= 2;
+      },
+      std::chrono::seconds(5)));
   EXPECT_EQ(delta("nexios_websocket_handshakes_rejected_total{reason=\"origin\"}"), 1);
   EXPECT_EQ(delta("nexios_websocket_handshakes_rejected_total{reason=\"guard\"}"), 2);
   EXPECT_EQ(delta("nexios_rate_limited_total{kind=\"messages\",action=\"drop\"}"), 2);
@@ -172,7 +165,7 @@ TEST(Metrics, SlowConsumersFanOutAndChannelGauges) {
   other.socket().close();
   std::string last;
   const double closes_before = std::max(0.0, value_of(before, "nexios_websocket_closes_total{code=\"1008\"}"));
-  EXPECT_TRUE(poll_until(
+  EXPECT_TRUE(nexios::test::eventually(
       [&] {
         last = scrape(s.port());
         return value_of(last, "nexios_connections_open_by_kind{kind=\"websocket\"}") == 0;
