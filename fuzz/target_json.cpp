@@ -3,7 +3,7 @@
 /// accepts is JSON that the server can send on: every number finite, serialize_json succeeds,
 /// its output is valid UTF-8 and parses back to the same value (doubles within
 /// rounding). parse_json refuses exactly what
-/// Boost.JSON accepts with a non-finite number in it.
+/// Boost.JSON accepts with a non-finite number in it, and validate_json gives parse_json's answer.
 ///
 /// Options byte and schedule: unused (the payload is the JSON text).
 
@@ -71,6 +71,10 @@ int fuzz_json(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(in.payload.data()), in.payload.size());
   boost::system::error_code ec;
   const boost::json::value v = nexios::detail::parse_json(text, ec);
+
+  boost::system::error_code checked;
+  FUZZ_CHECK(nexios::detail::validate_json(text, checked) == !ec);
+  FUZZ_CHECK(checked == ec);  // validate_json answers as parse_json does, error code included
 
   boost::system::error_code boost_ec;
   const boost::json::value plain = boost::json::parse(text, boost_ec);

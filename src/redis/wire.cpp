@@ -155,8 +155,7 @@ std::string encode_answer(const AnswerLine& a) {
 bool acceptable_payload(Kind kind, std::string_view data) {
   if (kind == Kind::json) {
     boost::system::error_code ec;
-    (void)nexios::detail::parse_json(data, ec);
-    return !ec;
+    return nexios::detail::validate_json(data, ec);
   }
   if (kind == Kind::text) {
     return nexios::detail::is_valid_utf8(data);

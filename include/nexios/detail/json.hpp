@@ -20,6 +20,11 @@ namespace nexios::detail {
 /// boost::json::error::exponent_overflow) when a number does not fit a double.
 [[nodiscard]] boost::json::value parse_json(std::string_view text, boost::system::error_code& ec);
 
+/// Whether `text` is JSON that parse_json accepts, without building the value (no allocation):
+/// the same answer and the same error code as parse_json, for checking text that is passed on as
+/// it is.
+[[nodiscard]] bool validate_json(std::string_view text, boost::system::error_code& ec) noexcept;
+
 /// Serializes `v` as compact JSON into `out` and returns true, or returns false (and leaves `out`
 /// empty) when `v` holds a non-finite number, which JSON cannot express.
 [[nodiscard]] bool serialize_json(const boost::json::value& v, std::string& out);

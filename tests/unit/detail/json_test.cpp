@@ -51,3 +51,17 @@ TEST(StrictJson, SerializeRefusesNonFiniteNumbersAtAnyDepth) {
     EXPECT_TRUE(out.empty());
   }
 }
+
+TEST(StrictJson, ValidateAnswersAsParseDoes) {
+  const std::vector<std::string> texts{"{}", " [1, 2.5, \"x\", null, true, {\"a\": {}}] ", "1e999999", "[0,{\"b\":-1E400}]", "{\"a\":1e9999999",
+                                       std::string(309, '9'), "{\"a\":", "[1,]", "{} x", "1 2", "", "  ", "\"\\ud800\"",
+                                       "\"\xff\"", std::string(33, '[') + std::string(33, ']'),
+                                       std::string(32, '[') + std::string(32, ']'), "/* c */ 1", "nul", "-", "01"};
+  for (const std::string& text : texts) {
+    boost::system::error_code parsed;
+    (void)nd::parse_json(text, parsed);
+    boost::system::error_code checked;
+    EXPECT_EQ(nd::validate_json(text, checked), !parsed) << text;
+    EXPECT_EQ(checked, parsed) << text;
+  }
+}
