@@ -3,7 +3,8 @@
 /// fed in the schedule's chunks; it must give the same values and the same error as one
 /// whole-buffer parse and as a small recursive reference parser; every incomplete parse consumes
 /// all it was given; each value re-encodes (append_value) to bytes that parse back to the same
-/// value and encode to the same bytes again; values respect the limits.
+/// value and encode to the same bytes again; values respect the limits; whatever match_push (the
+/// subscriber's fast path) accepts at the start of a value, Parser parses to the same array.
 ///
 /// Options byte: bit 0 set: tiny limits (bulk 16 bytes, 4 elements, depth 3, lines 8 bytes),
 /// else the defaults. Schedule: the chunk sizes.
@@ -263,6 +264,35 @@ int fuzz_resp(const std::uint8_t* data, std::size_t size) {
     std::string twice;
     nexios::resp::append_value(twice, back);
     FUZZ_CHECK(twice == encoded);
+  }
+
+  // match_push, wherever a value starts: what it accepts, Parser parses to the same array of
+  // bulk strings in the same bytes.
+  std::string_view rest = payload;
+  Parser stepper(limits);
+  while (!rest.empty()) {
+    nexios::resp::PushView push;
+    const std::size_t n = nexios::resp::match_push(rest, limits, push);
+    Parser p(limits);
+    const auto r = p.parse(rest);
+    if (n > 0) {
+      FUZZ_CHECK_MSG(!r.ec && r.complete && r.consumed == n, "match_push accepted what Parser does not parse alike");
+      const Value v = p.take();
+      FUZZ_CHECK(v.is_array() && (v.elements.size() == 3 || v.elements.size() == 4));
+      for (const Value& e : v.elements) {
+        FUZZ_CHECK(e.type == Value::Type::bulk);
+      }
+      const bool pm = v.elements.size() == 4;
+      FUZZ_CHECK(v.elements[0].str == push.kind);
+      FUZZ_CHECK(!pm || v.elements[1].str == push.pattern);
+      FUZZ_CHECK(v.elements[pm ? 2 : 1].str == push.channel);
+      FUZZ_CHECK(v.elements[pm ? 3 : 2].str == push.payload);
+      FUZZ_CHECK(push.kind == (pm ? "pmessage" : push.kind == "smessage" ? "smessage" : "message"));
+    }
+    if (r.ec || !r.complete) {
+      break;
+    }
+    rest.remove_prefix(r.consumed);
   }
   return 0;
 }

@@ -433,6 +433,21 @@ void Connection::on_read(const boost::system::error_code& ec, std::size_t n) {
   }
   std::string_view data(io_->read_buffer.data(), n);
   while (!data.empty()) {
+    // A push message whole in the buffer is handed on in place (no value built); the rest, and
+    // anything split across reads, goes through the parser.
+    resp::PushView push;
+    if (parser_.idle() && push_possible()) {
+      if (const std::size_t size = resp::match_push(data, parser_.limits(), push)) {
+        data.remove_prefix(size);
+        if (message_handler_) {
+          message_handler_(push.channel, push.payload);
+        }
+        if (state_ == State::closed) {
+          return;
+        }
+        continue;
+      }
+    }
     const resp::ParseResult r = parser_.parse(data);
     data.remove_prefix(r.consumed);
     if (r.ec) {
@@ -449,12 +464,15 @@ void Connection::on_read(const boost::system::error_code& ec, std::size_t n) {
   start_read();
 }
 
+bool Connection::push_possible() const noexcept {
+  return pending_.empty() ? subscriber_mode_
+                          : pending_.front().subscriber_mode || pending_.front().kind != Kind::normal;
+}
+
 void Connection::dispatch(resp::Value v) {
-  const bool push_possible =
-      pending_.empty() ? subscriber_mode_ : pending_.front().subscriber_mode || pending_.front().kind != Kind::normal;
   std::string_view channel;
   std::string_view payload;
-  if (push_possible && as_push(v, channel, payload)) {
+  if (push_possible() && as_push(v, channel, payload)) {
     if (message_handler_) {
       message_handler_(channel, payload);
     }

@@ -178,6 +178,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_read(const boost::system::error_code& ec, std::size_t n);
   /// A reply to the oldest pending command, or a pub/sub message.
   void dispatch(resp::Value v);
+  // Whether the next value may be a push message rather than the reply to pending_.front().
+  [[nodiscard]] bool push_possible() const noexcept;
   /// Arms the timer for the oldest pending command's reply_timeout, if not armed.
   void arm_reply_timer();
   /// Closes, gives every outstanding handler `ec`, runs the close handler once if it was open.

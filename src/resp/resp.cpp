@@ -455,6 +455,66 @@ ParseResult Parser::parse(std::string_view data) {
 // Encoder
 // ---------------------------------------------------------------------------------------------
 
+namespace {
+// "<digits>\r\n" at data[pos] (1 to 10 digits, no leading zero but "0", at most `max`): the number
+// and the position after the CRLF, or false.
+bool plain_length(std::string_view data, std::size_t& pos, std::uint64_t max, std::uint64_t& out) noexcept {
+  std::uint64_t v = 0;
+  std::size_t i = pos;
+  while (i < data.size() && data[i] >= '0' && data[i] <= '9' && i - pos < 10) {
+    v = v * 10 + static_cast<std::uint64_t>(data[i] - '0');
+    ++i;
+  }
+  const std::size_t digits = i - pos;
+  if (digits == 0 || (digits > 1 && data[pos] == '0') || v > max || data.size() - i < 2 || data[i] != '\r' ||
+      data[i + 1] != '\n') {
+    return false;
+  }
+  out = v;
+  pos = i + 2;
+  return true;
+}
+
+// "$<n>\r\n<n bytes>\r\n" at data[pos], whole: the bytes, or false.
+bool plain_bulk(std::string_view data, std::size_t& pos, const ParserLimits& limits, std::string_view& out) noexcept {
+  std::uint64_t n = 0;
+  std::size_t p = pos + 1;
+  if (pos >= data.size() || data[pos] != '$' || !plain_length(data, p, limits.max_bulk_bytes, n) ||
+      data.size() - p < n + 2 || data[p + n] != '\r' || data[p + n + 1] != '\n') {
+    return false;
+  }
+  out = data.substr(p, n);
+  pos = p + n + 2;
+  return true;
+}
+}  // namespace
+
+std::size_t match_push(std::string_view data, const ParserLimits& limits, PushView& out) noexcept {
+  if (data.size() < 4 || data[0] != '*' || limits.max_depth < 1) {
+    return 0;
+  }
+  std::uint64_t count = 0;
+  std::size_t pos = 1;
+  if (!plain_length(data, pos, limits.max_array_elements, count) || (count != 3 && count != 4)) {
+    return 0;
+  }
+  std::string_view parts[4];
+  for (std::uint64_t k = 0; k < count; ++k) {
+    if (!plain_bulk(data, pos, limits, parts[k])) {
+      return 0;
+    }
+  }
+  if (count == 3 && (parts[0] == "message" || parts[0] == "smessage")) {
+    out = PushView{parts[0], {}, parts[1], parts[2]};
+    return pos;
+  }
+  if (count == 4 && parts[0] == "pmessage") {
+    out = PushView{parts[0], parts[1], parts[2], parts[3]};
+    return pos;
+  }
+  return 0;
+}
+
 void append_command(std::string& out, std::span<const std::string_view> args) {
   append_array_header(out, args.size());
   for (const std::string_view a : args) {

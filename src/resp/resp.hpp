@@ -160,6 +160,22 @@ class Parser {
   std::error_code error_;
 };
 
+/// A subscriber's push message, read in place: "message"/"smessage" (kind, channel, payload) or
+/// "pmessage" (kind, pattern, channel, payload), each part a view into the parsed bytes.
+struct PushView {
+  std::string_view kind;
+  std::string_view pattern;  ///< pmessage only
+  std::string_view channel;
+  std::string_view payload;
+};
+
+/// The fast path for the messages a subscriber reads most: when `data` starts with a complete
+/// push message in the form Redis writes it (an array of 3 or 4 bulk strings, lengths in plain
+/// digits, within `limits`), fills `out` with views into `data` and returns its size in bytes;
+/// otherwise returns 0 and the bytes are for Parser, which answers everything (a value this
+/// accepts, Parser parses to the same array in the same bytes).
+[[nodiscard]] std::size_t match_push(std::string_view data, const ParserLimits& limits, PushView& out) noexcept;
+
 /// Appends a command as a RESP array of bulk strings (binary safe).
 void append_command(std::string& out, std::span<const std::string_view> args);
 /// The same for a braced list: `append_command(out, {"SET", key, value})`.

@@ -262,3 +262,54 @@ TEST(RespEncoder, AppendValueRoundTrips) {
 }
 
 }  // namespace
+
+TEST(RespPush, MatchPushReadsMessagesInPlace) {
+  using nexios::resp::match_push;
+  using nexios::resp::PushView;
+  const std::string message = "*3\r\n$7\r\nmessage\r\n$4\r\nroom\r\n$5\r\nhe\r\no\r\n";
+  const std::string pmessage = "*4\r\n$8\r\npmessage\r\n$2\r\nr*\r\n$4\r\nroom\r\n$0\r\n\r\n";
+  const std::string stream = message + pmessage + ":1\r\n";
+  PushView v;
+  ASSERT_EQ(match_push(stream, {}, v), message.size());
+  EXPECT_EQ(v.kind, "message");
+  EXPECT_EQ(v.channel, "room");
+  EXPECT_EQ(v.payload, "he\r\no");  // binary safe
+  EXPECT_EQ(one(message), Value::array({Value::bulk("message"), Value::bulk("room"), Value::bulk("he\r\no")}));
+  ASSERT_EQ(match_push(std::string_view(stream).substr(message.size()), {}, v), pmessage.size());
+  EXPECT_EQ(v.kind, "pmessage");
+  EXPECT_EQ(v.pattern, "r*");
+  EXPECT_EQ(v.channel, "room");
+  EXPECT_EQ(v.payload, "");
+  ASSERT_EQ(match_push("*3\r\n$8\r\nsmessage\r\n$1\r\na\r\n$1\r\nb\r\n", {}, v), 32u);
+  EXPECT_EQ(v.kind, "smessage");
+}
+
+TEST(RespPush, AnythingElseIsLeftToTheParser) {
+  using nexios::resp::match_push;
+  nexios::resp::PushView v;
+  const std::string message = "*3\r\n$7\r\nmessage\r\n$4\r\nroom\r\n$2\r\nhi\r\n";
+  for (std::size_t cut = 0; cut < message.size(); ++cut) {
+    EXPECT_EQ(match_push(std::string_view(message).substr(0, cut), {}, v), 0u) << "incomplete at " << cut;
+  }
+  for (const std::string& other : std::vector<std::string>{
+           ":1\r\n", "+OK\r\n", "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n",      // a confirmation
+           "*3\r\n$7\r\nmessage\r\n$1\r\na\r\n+b\r\n",                              // a simple string
+           "*3\r\n$07\r\nmessage\r\n$1\r\na\r\n$1\r\nb\r\n",                        // a leading zero
+           "*03\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nb\r\n",                        //
+           "*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nbX\r\n",                        // a wrong length
+           "*3\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nb\r\n",                           // no CR
+           "*4\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n",              // four parts
+           "*3\r\n$8\r\npmessage\r\n$1\r\na\r\n$1\r\nb\r\n",                        // three parts
+           "*2\r\n$7\r\nmessage\r\n$1\r\na\r\n", "*-1\r\n",
+           "*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$99999999999\r\n"}) {
+    EXPECT_EQ(match_push(other, {}, v), 0u) << other;
+  }
+  // Past a limit: the parser's error decides, not the fast path.
+  ParserLimits small;
+  small.max_bulk_bytes = 1;
+  EXPECT_EQ(match_push(message, small, v), 0u);
+  EXPECT_EQ(error_of(message, small), errc::bulk_too_big);
+  small = {};
+  small.max_array_elements = 2;
+  EXPECT_EQ(match_push(message, small, v), 0u);
+}
